@@ -1,0 +1,59 @@
+# bertlab: `make lab` opens the series, `make test` runs every test and notebook.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# The shared datasets beside the repository, when they are there (CI has them).
+BERTLAB_DATA ?= $(abspath $(wildcard ../shared/data))
+export BERTLAB_DATA
+
+.PHONY: setup lab test test-unit test-notebooks test-browser lint format notebooks env clean browser
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m bertlab.env --quiet
+	touch $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+# Lint, unit and parity tests, then every notebook under nbval, then the browser tests.
+test: setup lint test-unit test-notebooks test-browser
+
+lint: setup
+	$(BIN)/ruff check bertlab tests benchmarks notebooks tools
+	$(BIN)/ruff format --check bertlab tests benchmarks notebooks tools
+
+format: setup
+	$(BIN)/ruff check --fix bertlab tests benchmarks notebooks tools
+	$(BIN)/ruff format bertlab tests benchmarks notebooks tools
+
+test-unit: setup
+	MPLBACKEND=Agg $(BIN)/pytest -m "not browser" tests
+
+NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg
+test-notebooks: setup
+	env -u MPLBACKEND $(BIN)/pytest $(NBVAL) -p no:randomly notebooks
+
+# Headless Chromium from Debian's packages renders the attention views.
+browser:
+	@test -x /usr/bin/chromium || { echo "installing Debian chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+	  || { echo "could not install chromium: run 'sudo apt-get install chromium'"; exit 1; }; }
+
+test-browser: setup browser
+	$(BIN)/pytest -m browser tests
+
+# Re-execute every notebook in place so the committed outputs come from a real run.
+notebooks: setup
+	env -u MPLBACKEND $(BIN)/python tools/run_notebooks.py notebooks/*.ipynb
+
+env: setup
+	$(BIN)/python -m bertlab.env
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
