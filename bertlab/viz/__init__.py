@@ -1,0 +1,1 @@
+"""Pictures and widgets used across the notebooks."""
