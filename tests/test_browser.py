@@ -1,0 +1,201 @@
+"""The attention views in a real browser: headless Debian Chromium, no network.
+
+`make test-browser` installs Chromium (`make browser`) and runs these. Outside CI
+they skip, with the reason, when /usr/bin/chromium is absent. Screenshots go
+to artifacts/screenshots/ (git-ignored) so a person can look at what rendered.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+TEXT_A = "The quick brown fox jumps over the lazy dog."
+TEXT_B = "It was not amused."
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the browser tests: `make browser` installs /usr/bin/chromium")
+        pytest.skip("/usr/bin/chromium is absent: `make browser` installs it (Debian chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+class OfflinePage:
+    """A browser page that refuses every non-file request and records what went wrong."""
+
+    def __init__(self, browser):
+        self.context = browser.new_context(viewport={"width": 1100, "height": 800})
+        self.page = self.context.new_page()
+        self.console_errors: list[str] = []
+        self.page_errors: list[str] = []
+        self.remote_requests: list[str] = []
+        self.context.route("**/*", self._route)
+        self.page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        self.page.on(
+            "console",
+            lambda message: message.type == "error" and self.console_errors.append(message.text),
+        )
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(("file:", "data:", "about:")):
+            route.continue_()
+        else:
+            self.remote_requests.append(url)
+            route.abort()
+
+    def open(self, path: Path):
+        self.page.goto(path.resolve().as_uri())
+        self.page.wait_for_function(
+            "() => document.querySelectorAll('.bertlab-attention-view[data-rendered]').length > 0",
+            timeout=15_000,
+        )
+        return self.page
+
+    def screenshot(self, name: str, locator=None) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / name
+        if locator is None:
+            self.page.screenshot(path=str(path), full_page=True)
+        else:
+            locator.screenshot(path=str(path))
+        return path
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def pair(minilm_path):
+    import transformers
+
+    from bertlab.viz import compute_attention
+
+    model = transformers.BertModel.from_pretrained(minilm_path, attn_implementation="eager")
+    tokenizer = transformers.BertTokenizerFast.from_pretrained(minilm_path)
+    return compute_attention(model.eval(), tokenizer, TEXT_A, TEXT_B)
+
+
+def svg_texts(view) -> list[str]:
+    return view.locator("svg text").all_text_contents()
+
+
+def check_head_view(view, tokens, n_layers, n_heads):
+    assert view.locator("select[id$='-layer'] option").count() == n_layers
+    assert view.locator("select[id$='-filter'] option").count() == 5  # All, A->A, B->B, A->B, B->A
+    texts = svg_texts(view)
+    assert texts.count("[CLS]") == 2 and texts.count("[SEP]") == 4  # left and right columns
+    assert set(tokens) <= set(texts)
+    assert len(texts) == 2 * len(tokens)
+    # One coloured square per head above the token columns, one line per head and token pair.
+    assert view.locator("svg > g > rect").count() == n_heads
+    assert view.locator("svg g line").count() == n_heads * len(tokens) ** 2
+
+
+def check_model_view(view, tokens, n_layers, n_heads):
+    assert view.locator(".attn_background").count() == n_layers * n_heads
+    texts = svg_texts(view)
+    assert [str(h) for h in range(n_heads)] == texts[1 : n_heads + 1]  # "Heads", then 0..11
+    assert texts[n_heads + 1] == "Layers"
+    assert [str(i) for i in range(n_layers)] == texts[n_heads + 2 : n_heads + 2 + n_layers]
+
+
+def test_saved_views_render_offline(browser, pair, tmp_path):
+    from bertlab.viz import head_view, model_view
+
+    attentions, tokens, sentence_b_start = pair
+    n_layers, n_heads = len(attentions), attentions[0].shape[1]
+    head_file = head_view(
+        attentions, tokens, sentence_b_start, html_action="save", path=tmp_path / "head.html"
+    )
+    model_file = model_view(
+        attentions, tokens, sentence_b_start, html_action="save", path=tmp_path / "model.html"
+    )
+
+    offline = OfflinePage(browser)
+    page = offline.open(head_file)
+    view = page.locator(".bertlab-attention-view")
+    check_head_view(view, tokens, n_layers, n_heads)
+    assert page.locator("[id$='-notice']").count() == 0  # the "run the cell" notice is gone
+    offline.screenshot("head_view_layer0.png")
+    # Layer 3, then hover "fox": the colour boxes on the right show where it attends.
+    view.locator("select[id$='-layer']").select_option("3")
+    view.locator("svg text", has_text="fox").first.hover()
+    highlighted = view.locator("#right .attentionBoxes rect").evaluate_all(
+        "rects => rects.filter(r => +getComputedStyle(r).opacity > 0).length"
+    )
+    assert highlighted > 0
+    offline.screenshot("head_view_layer3_fox.png")
+
+    page = offline.open(model_file)
+    view = page.locator(".bertlab-attention-view")
+    check_model_view(view, tokens, n_layers, n_heads)
+    # Click layer 2, head 5: the enlarged view names it and lists the tokens.
+    page.locator("#attn_background_2_5").click(force=True)
+    assert "Layer 2, Head 5" in svg_texts(view)
+    assert svg_texts(view).count("fox") == 2
+    offline.screenshot("model_view_l2h5.png")
+
+    assert offline.page_errors == [] and offline.console_errors == []
+    assert offline.remote_requests == []
+    offline.close()
+
+
+def test_several_views_and_require_js_on_one_page(browser, pair, tmp_path):
+    """Three views on one page that also has an AMD loader (as classic Jupyter has)."""
+    from bertlab.viz import head_view, model_view
+
+    attentions, tokens, sentence_b_start = pair
+    views = [
+        head_view(attentions, tokens, sentence_b_start, html_action="return"),
+        head_view(attentions, tokens, layer=5, heads=[0, 1], html_action="return"),
+        model_view(attentions, tokens, display_mode="light", html_action="return"),
+    ]
+    fake_amd = (
+        "<script>window.define = function () { throw new Error('captured by AMD'); };"
+        "window.define.amd = {};</script>"
+    )
+    page_file = tmp_path / "three.html"
+    body = fake_amd + "\n".join(view.data for view in views)
+    page_file.write_text(f"<!DOCTYPE html><html><body>{body}</body></html>", encoding="utf-8")
+
+    offline = OfflinePage(browser)
+    page = offline.open(page_file)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.bertlab-attention-view[data-rendered]').length === 3"
+    )
+    rendered = page.locator(".bertlab-attention-view")
+    check_head_view(rendered.nth(0), tokens, len(attentions), attentions[0].shape[1])
+    second = rendered.nth(1)
+    assert second.locator("select[id$='-layer']").input_value() == "5"
+    assert svg_texts(second).count("fox") == 2
+    check_model_view(rendered.nth(2), tokens, len(attentions), attentions[0].shape[1])
+    assert page.evaluate("() => typeof window.jQuery === 'undefined' && !('d3' in window)")
+    offline.screenshot("three_views_one_page.png")
+    assert offline.page_errors == [] and offline.console_errors == []
+    assert offline.remote_requests == []
+    offline.close()
