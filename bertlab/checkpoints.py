@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from bertlab.hub import hub_download
 
 logger = logging.getLogger("bertlab")
 
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+"""``name`` or ``owner/name``: anything else that is not a local folder is a bad path."""
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 IGNORED_KEY_SUFFIXES = ("embeddings.position_ids",)
 """Buffers older checkpoints saved that carry no learned weights."""
@@ -45,6 +48,8 @@ def resolve_file(folder_or_hub_id: str | os.PathLike, filename: str) -> Path:
         return path
     if folder.exists():
         raise NotADirectoryError(f"{folder}: expected a checkpoint folder, got a file")
+    if not HUB_ID.fullmatch(str(folder_or_hub_id)):
+        raise FileNotFoundError(f"{folder}: no such checkpoint folder")
     try:
         return hub_download(str(folder_or_hub_id), filename)
     except ConnectionError as error:
@@ -130,16 +135,20 @@ def load_state_dict_into(
     params = model.state_dict()
     prefix = getattr(model, "base_model_prefix", "bert")
     mapping, unexpected = match_keys(list(state), set(params), prefix)
-    mismatched = []
-    for target, original in mapping.items():
-        expected, found = tuple(params[target].shape), tuple(state[original].shape)
-        if expected != found:
-            if not ignore_mismatched_sizes:
-                raise ValueError(
-                    f"{source}: tensor {original!r} has shape {found}, but the model "
-                    f"({target!r}) expects {expected}: the checkpoint does not fit this config"
-                )
-            mismatched.append((original, found, expected))
+    mismatched = [
+        (original, tuple(state[original].shape), tuple(params[target].shape))
+        for target, original in mapping.items()
+        if state[original].shape != params[target].shape
+    ]
+    if mismatched and not ignore_mismatched_sizes:
+        lines = "\n".join(
+            f"  {key!r} has shape {found}, the model expects {expected}"
+            for key, found, expected in mismatched
+        )
+        raise ValueError(
+            f"{source}: the checkpoint does not fit this config (nothing was loaded):\n{lines}\n"
+            "Check config.json, or pass ignore_mismatched_sizes=True to re-initialise these."
+        )
     skipped = {original for original, _, _ in mismatched}
     loaded = {target: original for target, original in mapping.items() if original not in skipped}
     with torch.no_grad():

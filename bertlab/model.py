@@ -39,6 +39,11 @@ from bertlab.embeddings import BertEmbeddings
 class BertConfig:
     """The hyper-parameters of a BERT model, with Hugging Face's ``config.json`` names.
 
+    ``attn_implementation`` picks the attention path: "fused" (the default, fast) or
+    "explicit" (written out, for teaching). Both return attention weights when asked
+    (``output_attentions=True``): the fused path then computes them explicitly for
+    that call. In ``config.json`` it is stored as ``bertlab_attn_implementation``.
+
     The defaults are BERT-base (110M parameters). Keys this class does not know
     (``architectures``, ``transformers_version``, a task's extras ...) are kept in
     ``extra``, readable as attributes, and written back by ``save_pretrained``.
@@ -113,6 +118,14 @@ class BertConfig:
         Overriding ``num_labels`` without ``id2label`` replaces the file's label names
         by ``LABEL_0 ...``, as Hugging Face does.
         """
+        values = dict(values)
+        # transformers reads "attn_implementation" as its own setting ("eager", "sdpa", ...),
+        # so bertlab's choice travels in config.json under its own key.
+        if "bertlab_attn_implementation" in values:
+            values["attn_implementation"] = values.pop("bertlab_attn_implementation")
+        elif "attn_implementation" in values:
+            hf_name = values.pop("attn_implementation")
+            values["attn_implementation"] = "explicit" if hf_name == "eager" else "fused"
         merged = {**values, **overrides}
         if "num_labels" in overrides and "id2label" not in overrides:
             merged.pop("id2label", None)
@@ -158,6 +171,7 @@ class BertConfig:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         extra = values.pop("extra")
         values["id2label"] = {str(i): label for i, label in self.id2label.items()}
+        values["bertlab_attn_implementation"] = values.pop("attn_implementation")
         return {**extra, **values, "model_type": self.model_type}
 
     def save_pretrained(self, folder: str | os.PathLike) -> Path:

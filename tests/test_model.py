@@ -27,8 +27,12 @@ def tokenizer(minilm_path):
 
 
 @pytest.fixture(scope="module")
-def reference(minilm_path):
-    return transformers.BertModel.from_pretrained(minilm_path, attn_implementation="eager").eval()
+def references(minilm_path):
+    """transformers' two CPU paths: eager (returns weights) and SDPA (the fused kernel)."""
+    return {
+        name: transformers.BertModel.from_pretrained(minilm_path, attn_implementation=name).eval()
+        for name in ("eager", "sdpa")
+    }
 
 
 def batches(tokenizer):
@@ -37,27 +41,50 @@ def batches(tokenizer):
     yield "pairs", tokenizer(list(first), list(second), padding=True, return_tensors="pt")
 
 
+def assert_outputs_close(ours, theirs, name, atol=1e-5):
+    torch.testing.assert_close(ours.last_hidden_state, theirs.last_hidden_state, atol=atol, rtol=0)
+    torch.testing.assert_close(ours.pooler_output, theirs.pooler_output, atol=atol, rtol=0)
+    assert len(ours.hidden_states) == len(theirs.hidden_states) == 7
+    for layer, (a, b) in enumerate(zip(ours.hidden_states, theirs.hidden_states)):
+        torch.testing.assert_close(a, b, atol=atol, rtol=0, msg=f"{name}: hidden state {layer}")
+
+
 @pytest.mark.parametrize("implementation", ["explicit", "fused"])
-def test_matches_transformers_on_real_checkpoint(minilm_path, tokenizer, reference, implementation):
+def test_matches_transformers_on_real_checkpoint(
+    minilm_path, tokenizer, references, implementation
+):
+    """explicit vs eager and fused vs SDPA (outputs), every layer's weights vs eager."""
     model = BertModel.from_pretrained(minilm_path, attn_implementation=implementation)
     assert model.loading_info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
     assert not model.training
+    same_kernel = references["eager" if implementation == "explicit" else "sdpa"]
     for name, batch in batches(tokenizer):
         assert (batch["attention_mask"] == 0).any(), f"{name}: the batch should contain padding"
         with torch.no_grad():
+            ours = model(**batch, output_hidden_states=True)
+            theirs = same_kernel(**batch, output_hidden_states=True)
+            assert ours.attentions is None
+            assert_outputs_close(ours, theirs, name)
             ours = model(**batch, output_attentions=True, output_hidden_states=True)
-            theirs = reference(**batch, output_attentions=True, output_hidden_states=True)
-        torch.testing.assert_close(
-            ours.last_hidden_state, theirs.last_hidden_state, atol=1e-5, rtol=0
-        )
-        torch.testing.assert_close(ours.pooler_output, theirs.pooler_output, atol=1e-5, rtol=0)
+            theirs = references["eager"](**batch, output_attentions=True, output_hidden_states=True)
+        assert_outputs_close(ours, theirs, name)
         assert len(ours.attentions) == len(theirs.attentions) == 6
         for layer, (a, b) in enumerate(zip(ours.attentions, theirs.attentions)):
             assert a.shape == b.shape, f"{name} layer {layer}"
             torch.testing.assert_close(a, b, atol=1e-5, rtol=0, msg=f"{name} layer {layer}")
-        assert len(ours.hidden_states) == 7
-        for a, b in zip(ours.hidden_states, theirs.hidden_states):
-            torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+            mask = batch["attention_mask"][:, None, None, :] == 0
+            assert (a.masked_select(mask) == 0).all(), "padding keys must get weight 0"
+
+
+def test_fused_close_to_eager_too(minilm_path, tokenizer, references):
+    """The fused kernel sums in another order: close to eager, not bit-equal (values reach ~10)."""
+    model = BertModel.from_pretrained(minilm_path, attn_implementation="fused")
+    for name, batch in batches(tokenizer):
+        with torch.no_grad():
+            ours, theirs = model(**batch), references["eager"](**batch)
+        torch.testing.assert_close(
+            ours.last_hidden_state, theirs.last_hidden_state, atol=1e-5, rtol=1e-5, msg=name
+        )
 
 
 def test_fused_and_explicit_agree_without_attentions(minilm_path, tokenizer):
