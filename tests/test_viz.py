@@ -30,9 +30,32 @@ def hf_model_and_tokenizer(minilm_path):
 
 
 @pytest.fixture(scope="module")
-def pair_attention(hf_model_and_tokenizer):
+def bertlab_model(minilm_path):
+    from bertlab.model import BertModel
+
+    return BertModel.from_pretrained(minilm_path, attn_implementation="explicit").eval()
+
+
+@pytest.fixture(scope="module")
+def bertlab_tokenizer(minilm_path):
+    from bertlab.tokenization import BertTokenizer
+
+    return BertTokenizer.from_pretrained(minilm_path)
+
+
+@pytest.fixture(scope="module")
+def pair_attention(bertlab_model, bertlab_tokenizer):
+    return compute_attention(bertlab_model, bertlab_tokenizer, TEXT_A, TEXT_B)
+
+
+def test_bertlab_attention_equals_transformers(pair_attention, hf_model_and_tokenizer):
+    """The weights the views show are the reference model's (transformers, eager attention)."""
     model, tokenizer = hf_model_and_tokenizer
-    return compute_attention(model, tokenizer, TEXT_A, TEXT_B)
+    reference, tokens, sentence_b_start = compute_attention(model, tokenizer, TEXT_A, TEXT_B)
+    ours, our_tokens, our_b_start = pair_attention
+    assert (our_tokens, our_b_start) == (tokens, sentence_b_start)
+    for mine, theirs in zip(ours, reference, strict=True):
+        torch.testing.assert_close(mine, theirs, atol=1e-5, rtol=1e-5)
 
 
 def view_params(fragment: str) -> dict:
@@ -225,3 +248,203 @@ def test_attention_array_accepts_every_layout(layers, heads, n, seed):
     tokens = [f"t{i}" for i in range(n)]
     params = view_params(head_view(tuple(weights), tokens, html_action="return").data)
     np.testing.assert_allclose(params["attention"][0]["attn"], expected, atol=5e-4, rtol=0)
+
+
+# ---------------------------------------------------------------- head roles
+
+
+def reference_statistics(sentences):
+    """head_statistics written as plain loops over every attending token."""
+    sums, counts = {}, {}
+    for s in sentences:
+        n_layers, n_heads, n, _ = s.weights.shape
+        for layer in range(n_layers):
+            for head in range(n_heads):
+                w = s.weights[layer, head]
+                for q in range(n):
+                    values = {
+                        "[CLS]": sum(w[q, k] for k in range(n) if s.tokens[k] == "[CLS]"),
+                        "[SEP]": sum(w[q, k] for k in range(n) if s.tokens[k] == "[SEP]"),
+                        "punctuation": sum(w[q, k] for k in range(n) if s.tokens[k] in ".,"),
+                        "itself": w[q, q],
+                        "entropy": -sum(p * np.log(p) for p in w[q] if p > 0),
+                    }
+                    if q > 0:
+                        values["previous"] = w[q, q - 1]
+                    if q < n - 1:
+                        values["next"] = w[q, q + 1]
+                    for name, value in values.items():
+                        sums.setdefault(name, np.zeros((n_layers, n_heads)))[layer, head] += value
+                        counts[name, layer, head] = counts.get((name, layer, head), 0) + 1
+    return {
+        name: total
+        / np.array(
+            [[counts[name, i, j] for j in range(total.shape[1])] for i in range(total.shape[0])]
+        )
+        for name, total in sums.items()
+    }
+
+
+def random_sentence(tokens, layers=2, heads=3, seed=0):
+    from bertlab.viz.head_roles import SentenceAttention
+
+    generator = torch.Generator().manual_seed(seed)
+    n = len(tokens)
+    weights = (3 * torch.randn(layers, heads, n, n, generator=generator)).softmax(-1)
+    return SentenceAttention(weights.numpy(), tokens, [None] + list(range(n - 2)) + [None])
+
+
+def test_head_statistics_equal_plain_loops():
+    from bertlab.viz.head_roles import head_statistics
+
+    sentences = [
+        random_sentence(["[CLS]", "a", ",", "b", ".", "[SEP]"], seed=1),
+        random_sentence(["[CLS]", "x", "[SEP]", "y", "[SEP]"], seed=2),
+        random_sentence(["[CLS]", "z", "[SEP]"], seed=3),
+    ]
+    ours, reference = head_statistics(sentences), reference_statistics(sentences)
+    assert set(ours) == set(reference)
+    for name in ours:
+        np.testing.assert_allclose(ours[name], reference[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_previous_token_head_and_entropy_extremes():
+    from bertlab.viz.head_roles import SentenceAttention, attention_entropy, head_statistics
+
+    n = 6
+    previous = np.eye(n, k=-1)
+    previous[0, 0] = 1.0
+    uniform = np.full((n, n), 1 / n)
+    weights = np.stack([previous, uniform])[None].astype(np.float32)  # 1 layer, 2 heads
+    stats = head_statistics([SentenceAttention(weights, ["t"] * n, list(range(n)))])
+    np.testing.assert_allclose(stats["previous"][0], [1.0, 1 / n], rtol=1e-6)
+    np.testing.assert_allclose(stats["next"][0], [0.0, 1 / n], atol=1e-7)
+    np.testing.assert_allclose(stats["entropy"][0], [0.0, np.log(n)], atol=1e-6)
+    rows = torch.randn(4, 7).softmax(-1)
+    np.testing.assert_allclose(
+        attention_entropy(rows.numpy()),
+        torch.distributions.Categorical(probs=rows).entropy().numpy(),
+        rtol=1e-5,
+    )
+
+
+def test_word_attention_sums_keys_and_averages_queries():
+    from bertlab.viz.head_roles import word_attention
+
+    word_ids = [None, 0, 1, 1, 1, 2, None]
+    weights = torch.rand(2, 3, 7, 7, generator=torch.Generator().manual_seed(0)).softmax(-1).numpy()
+    words = word_attention(weights, word_ids)
+    expected = np.zeros((2, 3, 3, 3))
+    for a in range(3):
+        queries = [i for i, w in enumerate(word_ids) if w == a]
+        for b in range(3):
+            keys = [j for j, w in enumerate(word_ids) if w == b]
+            expected[..., a, b] = np.mean([weights[..., i, keys].sum(-1) for i in queries], axis=0)
+    np.testing.assert_allclose(words, expected, rtol=1e-5)
+
+
+def test_noun_phrases_and_determiner_pairs(tmp_path):
+    from bertlab.viz.head_roles import (
+        TaggedSentence,
+        determiner_noun_pairs,
+        noun_phrases,
+        offset_baseline,
+        read_pos_chunks,
+        relation_accuracy,
+    )
+
+    assert noun_phrases(["B-NP", "I-NP", "B-VP", "B-NP", "B-NP", "I-NP", "O"]) == [
+        (0, 1),
+        (3, 3),
+        (4, 5),
+    ]
+    assert noun_phrases(["I-NP", "I-NP", "I-VP", "I-NP", "B-NP"]) == [(0, 1), (3, 3), (4, 4)]
+    sentence = TaggedSentence(
+        ["The", "quick", "fox", "saw", "a", "dog", "and", "all", "the", "big"],
+        ["DT", "JJ", "NN", "VBD", "DT", "NN", "CC", "PDT", "DT", "JJ"],
+        ["B-NP", "I-NP", "I-NP", "B-VP", "B-NP", "I-NP", "O", "B-NP", "I-NP", "I-NP"],
+    )
+    assert determiner_noun_pairs(sentence) == [(0, 2), (4, 5)]  # last NP ends on an adjective
+    path = tmp_path / "tiny.txt"
+    path.write_text("-DOCSTART- -X- -X- O\n\nThe DT B-NP O\ncat NN I-NP O\n\nA DT B-NP\n")
+    with pytest.raises(ValueError, match=r"tiny.txt:6: expected 4 columns"):
+        read_pos_chunks(path)
+    word_weights = [np.zeros((1, 2, 3, 3)), np.zeros((1, 2, 3, 3))]
+    word_weights[0][0, 0, 0, 2] = word_weights[1][0, 0, 0, 2] = 1.0  # head 0: word 0 -> word 2
+    word_weights[0][0, 1, 0, 0] = 1.0  # head 1 looks at itself: left out of the argmax
+    pairs = [[(0, 2)], [(0, 1)]]
+    np.testing.assert_allclose(relation_accuracy(word_weights, pairs), [[0.5, 0.5]])
+    assert offset_baseline([[(0, 2), (3, 4)], [(1, 2)]], max_offset=3) == (1, pytest.approx(2 / 3))
+
+
+def test_collect_attention_unpads_batches(bertlab_model, bertlab_tokenizer):
+    from bertlab.viz.head_roles import collect_attention
+
+    texts = ["A short one.", "This sentence is quite a bit longer than the first one.", "Mid size."]
+    batched = collect_attention(bertlab_model, bertlab_tokenizer, texts, batch_size=3)
+    for text, sentence in zip(texts, batched, strict=True):
+        attentions, tokens, _ = compute_attention(bertlab_model, bertlab_tokenizer, text)
+        assert sentence.tokens == tokens
+        np.testing.assert_allclose(
+            sentence.weights, torch.cat(attentions).numpy(), atol=2e-6, rtol=0
+        )
+        assert sentence.word_ids[0] is None and sentence.word_ids[1] == 0
+
+
+# ---------------------------------------------------------------- static pictures and explorer
+
+
+def test_head_grid_and_thumbnails_show_the_weights(pair_attention):
+    import matplotlib.pyplot as plt
+
+    from bertlab.viz import plot_attention, plot_attention_thumbnails, plot_head_grid
+
+    attentions, tokens, _ = pair_attention
+    figure = plot_head_grid(attentions, tokens, layer=2)
+    axes = [ax for ax in figure.axes if ax.images]
+    assert len(axes) == 12
+    np.testing.assert_allclose(axes[5].images[0].get_array(), attentions[2][0, 5].numpy())
+    assert [label.get_text() for label in axes[5].get_xticklabels()] == tokens
+    assert axes[5].get_title() == "layer 2, head 5"
+    thumbnails = plot_attention_thumbnails(attentions)
+    assert sum(1 for ax in thumbnails.axes if ax.images) == 6 * 12
+    with pytest.raises(ValueError, match="layer=6"):
+        plot_head_grid(attentions, tokens, layer=6)
+    with pytest.raises(ValueError, match="does not fit"):
+        plot_attention(attentions[0][0, 0].numpy(), tokens[:-1])
+    plt.close("all")
+
+
+def test_head_scores_plot_annotates_every_head():
+    import matplotlib.pyplot as plt
+
+    from bertlab.viz import plot_head_scores
+
+    scores = np.arange(12.0).reshape(2, 6) / 12
+    ax = plot_head_scores(scores, "demo")
+    assert [t.get_text() for t in ax.texts] == [f"{v:.2f}" for v in scores.ravel()]
+    with pytest.raises(ValueError, match="layers, heads"):
+        plot_head_scores(scores[0], "bad")
+    plt.close("all")
+
+
+def test_explorer_follows_the_controls(bertlab_model, bertlab_tokenizer):
+    from bertlab.viz import attention_explorer
+
+    explorer = attention_explorer(bertlab_model, bertlab_tokenizer, TEXT_A)
+    assert explorer.layer.options == tuple(range(6)) and len(explorer.head.options) == 13
+    first_picture = bytes(explorer.image.value)
+    assert first_picture.startswith(b"\x89PNG")
+    explorer.layer.value, explorer.head.value = 3, 7
+    np.testing.assert_array_equal(explorer.selected_matrix(), explorer.attentions[3][0, 7].numpy())
+    assert bytes(explorer.image.value) != first_picture
+    explorer.head.value = "mean of heads"
+    np.testing.assert_allclose(
+        explorer.selected_matrix(), explorer.attentions[3][0].mean(0).numpy(), rtol=1e-6
+    )
+    explorer.text_pair.value = TEXT_B
+    assert explorer.tokens[-4:] == ["not", "amused", ".", "[SEP]"]
+    assert explorer.tokens.count("[SEP]") == 2
+    shown = bytes(explorer.image.value)
+    explorer.text.value = "   "
+    assert "non-empty" in explorer.message.value and bytes(explorer.image.value) == shown

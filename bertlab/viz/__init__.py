@@ -1,9 +1,10 @@
 """Pictures and widgets used across the notebooks.
 
-Attention views (notebooks 08 and 08b): `head_view` and `model_view` render
-bertviz's views offline; `show_attention` runs a model on a text first;
-`plot_attention`, `plot_head_grid` and `plot_attention_thumbnails` are the static
-matplotlib versions; `attention_explorer` is the ipywidgets explorer.
+Attention (notebooks 08 and 08b): `head_view` and `model_view` render bertviz's
+views offline; `show_attention` runs a model on a text first; `plot_attention`,
+`plot_head_grid`, `plot_attention_thumbnails` and `plot_head_scores` are static
+matplotlib pictures; `attention_explorer` is the ipywidgets explorer; the
+`head_roles` module scores what heads do over many sentences.
 """
 
 from bertlab.viz.attention_views import (
@@ -14,12 +15,25 @@ from bertlab.viz.attention_views import (
     model_view,
     show_attention,
 )
+from bertlab.viz.explorer import AttentionExplorer, attention_explorer
+from bertlab.viz.heatmaps import (
+    plot_attention,
+    plot_attention_thumbnails,
+    plot_head_grid,
+    plot_head_scores,
+)
 
 __all__ = [
+    "AttentionExplorer",
     "AttentionView",
     "attention_array",
+    "attention_explorer",
     "compute_attention",
     "head_view",
     "model_view",
+    "plot_attention",
+    "plot_attention_thumbnails",
+    "plot_head_grid",
+    "plot_head_scores",
     "show_attention",
 ]
