@@ -1,0 +1,492 @@
+"""Extractive question answering (SQuAD v1.1): notebook 12 builds each step.
+
+Question and context go into ONE sequence, `[CLS] question [SEP] context-window [SEP]`;
+the model scores every token as a possible answer start and a possible answer end,
+and the answer is the best-scoring valid span inside the context. Long contexts are
+read in overlapping windows. The defaults follow Google's `run_squad.py`: max length
+384, 128 tokens shared by consecutive windows (`stride`, Hugging Face's meaning), max
+query length 64, n-best 20, max answer length 30.
+
+- `BertForQuestionAnswering`: the encoder + `qa_outputs` (hidden -> 2), Hugging Face names;
+- `prepare_train_features` / `prepare_eval_features`: windows, answer character span ->
+  token start/end (windows without the answer point at `[CLS]`), offsets kept for decoding;
+- `best_spans`: n-best span search over all windows of a question with the max-context rule;
+- `predict_answers`, `evaluate_qa`, and the CLI (`bertlab finetune/evaluate/predict qa`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from bertlab.data.squad import SquadExample, gold_answers, load_squad
+from bertlab.metrics.squad import squad_scores
+from bertlab.model import BertModel, BertPreTrainedModel, ModelOutput
+from bertlab.tasks.common import (
+    BucketedBatches,
+    add_finetune_arguments,
+    load_for_finetuning,
+    load_tokenizer,
+    resolve_checkpoint,
+    save_finetuned,
+    sorted_batches,
+)
+
+MAX_LENGTH = 384
+DOC_STRIDE = 128
+MAX_QUERY_LENGTH = 64
+N_BEST = 20
+MAX_ANSWER_LENGTH = 30
+MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")
+
+
+# --------------------------------------------------------------------------- the model
+@dataclass
+class QuestionAnsweringOutput(ModelOutput):
+    """Start and end scores for every token (Hugging Face's `QuestionAnsweringModelOutput`)."""
+
+    loss: torch.Tensor | None = None
+    start_logits: torch.Tensor | None = None
+    end_logits: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
+class BertForQuestionAnswering(BertPreTrainedModel):
+    """BERT + one linear layer giving every token a start score and an end score."""
+
+    def __init__(self, config) -> None:
+        super().__init__(config)
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.qa_outputs = nn.Linear(config.hidden_size, 2)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        start_positions: torch.Tensor | None = None,
+        end_positions: torch.Tensor | None = None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+    ) -> QuestionAnsweringOutput:
+        """Logits [batch, seq] each; with positions, the mean of the start and end cross-entropies.
+
+        Positions outside the sequence are clamped to `seq` and ignored, as in Hugging Face.
+        """
+        encoded = self.bert(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
+        start_logits, end_logits = self.qa_outputs(encoded.last_hidden_state).unbind(dim=-1)
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            ignored = start_logits.size(1)
+            loss_fn = nn.CrossEntropyLoss(ignore_index=ignored)
+            start_loss = loss_fn(start_logits, start_positions.view(-1).clamp(0, ignored))
+            end_loss = loss_fn(end_logits, end_positions.view(-1).clamp(0, ignored))
+            loss = (start_loss + end_loss) / 2
+        return QuestionAnsweringOutput(
+            loss=loss,
+            start_logits=start_logits.contiguous(),
+            end_logits=end_logits.contiguous(),
+            hidden_states=encoded.hidden_states,
+            attentions=encoded.attentions,
+        )
+
+
+# --------------------------------------------------------------------------- features
+def truncate_question(question: str, tokenizer, max_query_length: int = MAX_QUERY_LENGTH) -> str:
+    """The question cut after its first `max_query_length` WordPieces (run_squad.py's rule)."""
+    encoded = tokenizer(question, return_offsets_mapping=True)
+    offsets = encoded["offset_mapping"][1:-1]  # drop [CLS] and [SEP]
+    if len(offsets) <= max_query_length:
+        return question
+    return question[: offsets[max_query_length - 1][1]]
+
+
+def encode_windows(
+    question: str,
+    context: str,
+    tokenizer,
+    max_length: int = MAX_LENGTH,
+    doc_stride: int = DOC_STRIDE,
+    max_query_length: int = MAX_QUERY_LENGTH,
+) -> list[dict]:
+    """`[CLS] question [SEP] context-window [SEP]` for every window over the context.
+
+    Each window dict has the model inputs, `offsets` (character span of each token in
+    the context, None for question and special tokens) and `context_tokens` (first and
+    last position of the context inside the window). Consecutive windows share
+    `doc_stride` context tokens.
+    """
+    question = truncate_question(question.strip(), tokenizer, max_query_length)
+    encoded = tokenizer(
+        question,
+        context,
+        truncation="only_second",
+        max_length=max_length,
+        stride=doc_stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
+    windows = []
+    for w in range(len(encoded["input_ids"])):
+        sequence_ids = encoded.sequence_ids(w)
+        in_context = [i for i, s in enumerate(sequence_ids) if s == 1]
+        if not in_context:
+            raise ValueError(f"max_length={max_length} leaves no room for the context")
+        offsets = [
+            tuple(span) if sequence_ids[i] == 1 else None
+            for i, span in enumerate(encoded["offset_mapping"][w])
+        ]
+        window = {key: list(encoded[key][w]) for key in MODEL_INPUTS}
+        window["offsets"] = offsets
+        window["context_tokens"] = (in_context[0], in_context[-1])
+        windows.append(window)
+    return windows
+
+
+def answer_token_span(window: dict, answer_start: int, answer_text: str) -> tuple[int, int]:
+    """Token positions of the answer inside one window, or (0, 0) (`[CLS]`) if it is not all in."""
+    first, last = window["context_tokens"]
+    offsets = window["offsets"]
+    answer_end = answer_start + len(answer_text)
+    if not (offsets[first][0] <= answer_start and answer_end <= offsets[last][1]):
+        return 0, 0
+    start = first
+    while start < last and offsets[start][1] <= answer_start:
+        start += 1
+    end = last
+    while end > start and offsets[end][0] >= answer_end:
+        end -= 1
+    return start, end
+
+
+def prepare_train_features(
+    examples: list[SquadExample],
+    tokenizer,
+    max_length: int = MAX_LENGTH,
+    doc_stride: int = DOC_STRIDE,
+    max_query_length: int = MAX_QUERY_LENGTH,
+) -> list[dict]:
+    """One training feature per window: model inputs + `start_positions`/`end_positions`.
+
+    The first gold answer is the target, as in run_squad.py.
+    """
+    features = []
+    for example in examples:
+        windows = encode_windows(
+            example.question, example.context, tokenizer, max_length, doc_stride, max_query_length
+        )
+        for window in windows:
+            start, end = answer_token_span(window, example.answer_starts[0], example.answers[0])
+            feature = {key: window[key] for key in MODEL_INPUTS}
+            feature["start_positions"], feature["end_positions"] = start, end
+            features.append(feature)
+    return features
+
+
+def max_context_flags(windows: list[dict], doc_stride: int) -> list[list[bool]]:
+    """For each window and position: is this window the token's "max context" one?
+
+    A context token seen in several windows is scored in each by
+    `min(tokens to its left, tokens to its right) + 0.01 * window length` (run_squad.py's
+    `_check_is_max_context`); only the best window may start an answer on it.
+    """
+    spans = []  # (first context index in the whole document, number of context tokens)
+    document_start = 0
+    for window in windows:
+        first, last = window["context_tokens"]
+        spans.append((document_start, last - first + 1))
+        document_start += last - first + 1 - doc_stride
+    flags = []
+    for w, window in enumerate(windows):
+        first, last = window["context_tokens"]
+        row = [False] * len(window["input_ids"])
+        for position in range(first, last + 1):
+            token = spans[w][0] + position - first
+            best_window, best_score = None, None
+            for v, (start, length) in enumerate(spans):
+                if start <= token < start + length:
+                    score = min(token - start, start + length - 1 - token) + 0.01 * length
+                    if best_score is None or score > best_score:
+                        best_window, best_score = v, score
+            row[position] = best_window == w
+        flags.append(row)
+    return flags
+
+
+def prepare_eval_features(
+    examples: list[SquadExample],
+    tokenizer,
+    max_length: int = MAX_LENGTH,
+    doc_stride: int = DOC_STRIDE,
+    max_query_length: int = MAX_QUERY_LENGTH,
+) -> list[dict]:
+    """One feature per window with what decoding needs: example index, offsets, max-context flags."""
+    features = []
+    for index, example in enumerate(examples):
+        windows = encode_windows(
+            example.question, example.context, tokenizer, max_length, doc_stride, max_query_length
+        )
+        for window, flags in zip(windows, max_context_flags(windows, doc_stride)):
+            window["example_index"] = index
+            window["max_context"] = flags
+            features.append(window)
+    return features
+
+
+# --------------------------------------------------------------------------- decoding
+def best_spans(
+    context: str,
+    features: list[dict],
+    start_logits: list[np.ndarray],
+    end_logits: list[np.ndarray],
+    n_best: int = N_BEST,
+    max_answer_length: int = MAX_ANSWER_LENGTH,
+) -> list[dict]:
+    """The n-best answers of one question over all its windows, best first.
+
+    Candidates pair the `n_best` highest start scores with the `n_best` highest end
+    scores of each window; a pair is kept when both tokens are in the context, the
+    start token has its max context in this window, end >= start and the span has
+    at most `max_answer_length` tokens. Score = start logit + end logit; the text is
+    cut from the context through the offsets; duplicates keep their best score;
+    `probability` is the softmax of the scores over the n-best list; `window` is the
+    index (in `features`) of the window the answer was read from.
+    """
+    candidates = []
+    for window, (feature, starts, ends) in enumerate(zip(features, start_logits, end_logits)):
+        offsets, max_context = feature["offsets"], feature["max_context"]
+        top_starts = np.argsort(starts)[::-1][:n_best]
+        top_ends = np.argsort(ends)[::-1][:n_best]
+        for s in top_starts:
+            if s >= len(offsets) or offsets[s] is None or not max_context[s]:
+                continue
+            for e in top_ends:
+                if e >= len(offsets) or offsets[e] is None or e < s:
+                    continue
+                if e - s + 1 > max_answer_length:
+                    continue
+                score = float(starts[s] + ends[e])
+                candidates.append((score, offsets[s][0], offsets[e][1], window))
+    candidates.sort(key=lambda candidate: -candidate[0])
+    answers, seen = [], set()
+    for score, start_char, end_char, window in candidates:
+        text = context[start_char:end_char]
+        if text in seen:
+            continue
+        seen.add(text)
+        answers.append(
+            {"text": text, "score": score, "start": start_char, "end": end_char, "window": window}
+        )
+        if len(answers) == n_best:
+            break
+    if answers:
+        scores = np.array([answer["score"] for answer in answers])
+        probabilities = np.exp(scores - scores.max())
+        probabilities /= probabilities.sum()
+        for answer, probability in zip(answers, probabilities):
+            answer["probability"] = float(probability)
+    return answers
+
+
+@torch.inference_mode()
+def run_model(model, features: list[dict], batch_size: int = 64, pad_token_id: int = 0):
+    """Start and end logits of every feature (trimmed to its length), batched by length."""
+    model.eval()
+    device = next(model.parameters()).device
+    inputs = [{key: feature[key] for key in MODEL_INPUTS} for feature in features]
+    start_logits: list = [None] * len(features)
+    end_logits: list = [None] * len(features)
+    for indices, batch in sorted_batches(inputs, batch_size, pad_token_id):
+        output = model(**{key: value.to(device) for key, value in batch.items()})
+        starts = output.start_logits.float().cpu().numpy()
+        ends = output.end_logits.float().cpu().numpy()
+        for row, index in enumerate(indices):
+            length = len(features[index]["input_ids"])
+            start_logits[index], end_logits[index] = starts[row, :length], ends[row, :length]
+    return start_logits, end_logits
+
+
+def predict_answers(
+    model,
+    tokenizer,
+    examples: list[SquadExample],
+    max_length: int = MAX_LENGTH,
+    doc_stride: int = DOC_STRIDE,
+    max_query_length: int = MAX_QUERY_LENGTH,
+    n_best: int = N_BEST,
+    max_answer_length: int = MAX_ANSWER_LENGTH,
+    batch_size: int = 64,
+) -> dict[str, list[dict]]:
+    """Question id -> n-best answers (dicts with text, score, probability, start, end)."""
+    features = prepare_eval_features(examples, tokenizer, max_length, doc_stride, max_query_length)
+    start_logits, end_logits = run_model(model, features, batch_size, tokenizer.pad_token_id)
+    by_example: dict[int, list[int]] = {}
+    for index, feature in enumerate(features):
+        by_example.setdefault(feature["example_index"], []).append(index)
+    predictions = {}
+    for example_index, indices in by_example.items():
+        example = examples[example_index]
+        predictions[example.id] = best_spans(
+            example.context,
+            [features[i] for i in indices],
+            [start_logits[i] for i in indices],
+            [end_logits[i] for i in indices],
+            n_best,
+            max_answer_length,
+        )
+    return predictions
+
+
+def evaluate_qa(model, tokenizer, examples: list[SquadExample], **options) -> dict:
+    """SQuAD v1.1 exact match and F1 (percent) of the model's best answers on `examples`."""
+    start = time.perf_counter()
+    nbest = predict_answers(model, tokenizer, examples, **options)
+    best = {qid: answers[0]["text"] if answers else "" for qid, answers in nbest.items()}
+    scores = squad_scores(best, gold_answers(examples))
+    scores["questions"] = len(examples)
+    scores["eval_seconds"] = round(time.perf_counter() - start, 1)
+    return scores
+
+
+def answer_question(model, tokenizer, question: str, context: str, **options) -> list[dict]:
+    """The n-best answers to one question about one paragraph (the `predict` command)."""
+    example = SquadExample("question", "", context, question, (), ())
+    return predict_answers(model, tokenizer, [example], **options)["question"]
+
+
+# --------------------------------------------------------------------------- CLI
+def add_cli_arguments(command: str, parser: argparse.ArgumentParser) -> None:
+    """Flags of `bertlab finetune|evaluate|predict qa`."""
+    if command == "finetune":
+        add_finetune_arguments(parser, max_length=MAX_LENGTH, batch_size=16, lr=1e-4)
+        parser.add_argument(
+            "--train-max-length",
+            type=int,
+            default=256,
+            help="WordPieces per training window (shorter than --max-length trains faster)",
+        )
+        parser.add_argument("--train-doc-stride", type=int, default=96)
+        parser.add_argument("--eval-limit", type=int, default=None, help="first N dev questions")
+    else:
+        parser.add_argument("--model", required=True, help="fine-tuned QA checkpoint folder")
+        parser.add_argument("--max-length", type=int, default=MAX_LENGTH)
+    parser.add_argument("--doc-stride", type=int, default=DOC_STRIDE, help="tokens windows share")
+    parser.add_argument("--max-query-length", type=int, default=MAX_QUERY_LENGTH)
+    parser.add_argument("--max-answer-length", type=int, default=MAX_ANSWER_LENGTH)
+    parser.add_argument("--n-best", type=int, default=N_BEST)
+    parser.add_argument("--eval-batch-size", type=int, default=64)
+    if command == "evaluate":
+        parser.add_argument("--data", help="SQuAD v1.1 JSON file (default: BERTLAB_DATA dev)")
+        parser.add_argument("--limit", type=int, default=None, help="first N questions only")
+    if command == "predict":
+        parser.add_argument("--context", required=True, help="the paragraph to read")
+        parser.add_argument("--question", required=True, action="append", help="repeatable")
+
+
+def _decode_options(args) -> dict:
+    return {
+        "max_length": args.max_length,
+        "doc_stride": args.doc_stride,
+        "max_query_length": args.max_query_length,
+        "n_best": args.n_best,
+        "max_answer_length": args.max_answer_length,
+        "batch_size": args.eval_batch_size,
+    }
+
+
+def _load_task_model(folder: str):
+    folder = resolve_checkpoint(folder)
+    model = BertForQuestionAnswering.from_pretrained(str(folder))
+    missing = [key for key in model.loading_info["missing_keys"] if key.startswith("qa_outputs")]
+    if missing:
+        raise ValueError(f"{folder}: not a question-answering checkpoint (no {missing[0]})")
+    return model, load_tokenizer(folder)
+
+
+def finetune(args) -> dict:
+    """Fine-tune on SQuAD-format data under a step/time budget, evaluate, save (`--out`)."""
+    from bertlab.runtime import set_seed
+    from bertlab.training import TrainingConfig, train
+
+    set_seed(args.seed)
+    train_examples = load_squad("train", args.train)
+    dev_examples = load_squad("dev", args.dev)[: args.eval_limit]
+    model, tokenizer = load_for_finetuning(args.model, BertForQuestionAnswering)
+    started = time.perf_counter()
+    features = prepare_train_features(
+        train_examples,
+        tokenizer,
+        args.train_max_length,
+        args.train_doc_stride,
+        args.max_query_length,
+    )
+    feature_seconds = time.perf_counter() - started
+    batches = BucketedBatches(
+        features, args.batch_size, pad_token_id=tokenizer.pad_token_id, seed=args.seed
+    )
+    config = TrainingConfig(
+        learning_rate=args.lr,
+        max_steps=args.max_steps,
+        max_seconds=args.max_seconds,
+        epochs=args.epochs,
+        seed=args.seed,
+        log_every=20,
+    )
+    history = train(model, batches, config)
+    last = history.last
+    scores = evaluate_qa(model, tokenizer, dev_examples, **_decode_options(args))
+    result = {
+        **scores,
+        "train_questions": len(train_examples),
+        "train_windows": len(features),
+        "steps": int(last.get("step", 0)),
+        "windows_seen": int(last.get("examples", 0)),
+        "train_seconds": round(float(last.get("seconds", 0.0)), 1),
+        "feature_seconds": round(feature_seconds, 1),
+        "stop_reason": history.stop_reason,
+        "out": str(args.out),
+    }
+    save_finetuned(args.out, model, tokenizer, extra={"task": "qa", **result})
+    return result
+
+
+def run_cli(command: str, args: argparse.Namespace) -> dict:
+    """`bertlab finetune|evaluate|predict qa ...`; returns the JSON the CLI prints."""
+    if command == "finetune":
+        return finetune(args)
+    model, tokenizer = _load_task_model(args.model)
+    if command == "evaluate":
+        examples = load_squad("dev", args.data)[: args.limit]
+        return evaluate_qa(model, tokenizer, examples, **_decode_options(args))
+    if command == "predict":
+        results = []
+        for question in args.question:
+            answers = answer_question(model, tokenizer, question, args.context)
+            results.append(
+                {
+                    "question": question,
+                    "answer": answers[0]["text"] if answers else "",
+                    "score": round(answers[0]["probability"], 4) if answers else 0.0,
+                    "runners_up": [
+                        {"text": a["text"], "probability": round(a["probability"], 4)}
+                        for a in answers[1:4]
+                    ],
+                }
+            )
+        return {"predictions": results}
+    raise ValueError(f"unknown command {command!r}")
