@@ -983,3 +983,10 @@ class BertTokenizer:
         elif not batched and not return_overflowing:
             data = {key: value[0] for key, value in data.items()}
         return BatchEncoding(data, word_ids, sequence_ids, tokens)
+
+
+def train_wordpiece_vocab(texts: Iterable[str], vocab_size: int = 8000, **options) -> list[str]:
+    """Learn a WordPiece vocabulary from texts: see `bertlab.wordpiece_training`."""
+    from bertlab.wordpiece_training import train_wordpiece_vocab as train
+
+    return train(texts, vocab_size, **options)
