@@ -491,7 +491,8 @@ class BertModel(BertPreTrainedModel):
                 )
         hidden = self.embeddings(input_ids, token_type_ids, position_ids)
         attn_bias = None
-        if attention_mask is not None:
+        if attention_mask is not None and not bool(attention_mask.all()):
+            # No padding, no mask: lets the fused kernel take its fastest path.
             attn_bias = padding_mask_to_additive(attention_mask, hidden.dtype)
         output = self.encoder(hidden, attn_bias, output_attentions, output_hidden_states)
         if self.pooler is not None:
