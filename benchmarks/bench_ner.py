@@ -1,0 +1,175 @@
+"""NER fine-tuning speed: bertlab vs a plain `transformers` loop, measured interleaved.
+
+    python benchmarks/bench_ner.py                     # throughput ratio (needs BERTLAB_DATA)
+    python benchmarks/bench_ner.py --target 150        # + 150 s of bertlab fine-tuning, valid F1
+    python benchmarks/bench_ner.py --target 150 --reference-target   # + the plain loop's 150 s
+
+The plain loop is what a first attempt looks like: Hugging Face's
+`BertForTokenClassification` with its default attention, labels on first
+sub-tokens, randomly shuffled batches of 32 padded to their longest sentence,
+`torch.optim.AdamW` at lr 1e-4. bertlab's loop differs only in the model
+(fused attention) and the batching (length bucketing: sentences of similar
+length share a batch, so almost no `[PAD]` is computed). Both start from the
+same MiniLM weights. The machine is shared, so the two run in alternating
+rounds in one process and the ratio is what is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+import transformers
+
+from bertlab.data.conll import CONLL2003_LABELS, load_conll2003
+from bertlab.hub import minilm_dir
+from bertlab.metrics.entities import entity_scores
+from bertlab.runtime import set_seed
+from bertlab.tasks.common import BucketedBatches, load_tokenizer, sorted_batches
+from bertlab.tasks.ner import BertForTokenClassification, encode_sentences, evaluate, finetune
+
+LABEL2ID = {label: i for i, label in enumerate(CONLL2003_LABELS)}
+
+
+def plain_model():
+    return transformers.BertForTokenClassification.from_pretrained(
+        str(minilm_dir()), num_labels=len(CONLL2003_LABELS)
+    )
+
+
+def bertlab_model():
+    return BertForTokenClassification.from_pretrained(
+        str(minilm_dir()), id2label=dict(enumerate(CONLL2003_LABELS)), label2id=LABEL2ID
+    )
+
+
+def train_steps(model, optimizer, batches, steps: int) -> tuple[float, int, int]:
+    """Run `steps` optimizer steps; return (seconds, sentences, padded tokens)."""
+    model.train()
+    seconds, sentences, tokens = 0.0, 0, 0
+    for _ in range(steps):
+        batch = next(batches)
+        start = time.perf_counter()
+        loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        seconds += time.perf_counter() - start
+        sentences += batch["input_ids"].shape[0]
+        tokens += batch["input_ids"].numel()
+    return seconds, sentences, tokens
+
+
+def endless(batches):
+    while True:
+        yield from batches
+
+
+def throughput(features, rounds: int, steps: int, batch_size: int) -> dict:
+    runners = {}
+    for name, make, bucket in (("transformers", plain_model, 0), ("bertlab", bertlab_model, 50)):
+        model = make()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+        batches = BucketedBatches(
+            features, batch_size, pad_values={"labels": -100}, bucket_batches=bucket
+        )
+        runners[name] = [model, optimizer, endless(batches), 0.0, 0, 0]
+    train_steps(*runners["transformers"][:3], 1)  # warm-up
+    train_steps(*runners["bertlab"][:3], 1)
+    order = list(runners)
+    for round_ in range(rounds):
+        for name in order if round_ % 2 == 0 else order[::-1]:
+            runner = runners[name]
+            seconds, sentences, tokens = train_steps(*runner[:3], steps)
+            runner[3] += seconds
+            runner[4] += sentences
+            runner[5] += tokens
+    print(f"{'loop':<14}{'sentences/s':>12}{'padded tok/sentence':>22}")
+    rates = {}
+    for name, runner in runners.items():
+        rates[name] = runner[4] / runner[3]
+        print(f"{name:<14}{rates[name]:>12.1f}{runner[5] / runner[4]:>22.1f}")
+    ratio = rates["bertlab"] / rates["transformers"]
+    print(
+        f"throughput ratio bertlab / transformers: {ratio:.2f}x ({rounds} rounds x {steps} steps)"
+    )
+    return rates
+
+
+def plain_target(features, valid, seconds: float, batch_size: int) -> None:
+    """The reference: 150 s of the plain loop, then valid entity F1."""
+    set_seed(0)
+    model = plain_model()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    batches = endless(
+        BucketedBatches(features, batch_size, pad_values={"labels": -100}, bucket_batches=0)
+    )
+    start, steps, seen = time.perf_counter(), 0, 0
+    while (elapsed := time.perf_counter() - start) < seconds:
+        progress = elapsed / seconds
+        for group in optimizer.param_groups:
+            group["lr"] = 1e-4 * min(progress / 0.1, (1 - progress) / 0.9)
+        _, sentences, _ = train_steps(model, optimizer, batches, 1)
+        steps, seen = steps + 1, seen + sentences
+    model.eval()
+    tokenizer = load_tokenizer(minilm_dir())
+    valid_features = encode_sentences(tokenizer, valid, LABEL2ID)
+    predicted = [None] * len(valid)
+    with torch.inference_mode():
+        for indices, batch in sorted_batches(valid_features, 128, pad_values={"labels": -100}):
+            labels = batch.pop("labels")
+            argmax = model(**batch).logits.argmax(-1)
+            for row, index in enumerate(indices):
+                keep = labels[row] != -100
+                predicted[index] = [CONLL2003_LABELS[i] for i in argmax[row][keep].tolist()]
+    f1 = entity_scores([s.tags for s in valid], predicted)["f1"]
+    print(
+        f"transformers  {seconds:.0f} s: {steps} steps, {seen} sentences, valid entity F1 {100 * f1:.2f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=5, help="optimizer steps per round")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--target", type=float, default=None, help="fine-tune for this many seconds"
+    )
+    parser.add_argument("--lr", type=float, default=2e-4, help="bertlab's peak lr for --target")
+    parser.add_argument("--reference-target", action="store_true", help="also time the plain loop")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()}")
+    tokenizer = load_tokenizer(minilm_dir())
+    train = load_conll2003("train")
+    features = encode_sentences(tokenizer, train, LABEL2ID)
+    throughput(features, args.rounds, args.steps, args.batch_size)
+    if args.target:
+        valid = load_conll2003("valid")
+        set_seed(0)
+        model = bertlab_model()
+        history = finetune(
+            model,
+            tokenizer,
+            train,
+            max_seconds=args.target,
+            epochs=None,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            progress=False,
+        )
+        last = history.records[-1]
+        scores = evaluate(model, tokenizer, valid)
+        print(
+            f"bertlab       {args.target:.0f} s: {last['step']} steps, {last['examples']} sentences, "
+            f"valid entity F1 {100 * scores['f1']:.2f} (lr {args.lr:g}, load {os.getloadavg()})"
+        )
+        if args.reference_target:
+            plain_target(features, valid, args.target, args.batch_size)
+
+
+if __name__ == "__main__":
+    main()
