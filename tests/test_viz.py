@@ -62,7 +62,26 @@ def view_params(fragment: str) -> dict:
     """The JSON handed to bertviz's script inside a rendered view."""
     match = re.search(r"var PARAMS = (.*?);\n", fragment)
     assert match, "no PARAMS in the view"
-    return json.loads(match.group(1))
+    params = json.loads(match.group(1))
+    (full,) = params["attention"]
+    # What the page's script does: thousandths to weights, then a pair's four blocks.
+    assert np.array(full["attn"]).dtype == np.int64
+    weights = np.array(full["attn"]) / 1000
+    full["attn"] = weights.tolist()
+    b, tokens = params.pop("sentence_b_start"), full["left_text"]
+    if b is not None:
+        n = len(tokens)
+        for name, rows, cols in [
+            ("Sentence A -> Sentence A", slice(0, b), slice(0, b)),
+            ("Sentence B -> Sentence B", slice(b, n), slice(b, n)),
+            ("Sentence A -> Sentence B", slice(0, b), slice(b, n)),
+            ("Sentence B -> Sentence A", slice(b, n), slice(0, b)),
+        ]:
+            block = weights[:, :, rows, cols].tolist()
+            params["attention"].append(
+                {"name": name, "attn": block, "left_text": tokens[rows], "right_text": tokens[cols]}
+            )
+    return params
 
 
 def bertviz_params(fragment: str) -> dict:
@@ -381,7 +400,7 @@ def test_collect_attention_unpads_batches(bertlab_model, bertlab_tokenizer):
     from bertlab.viz.head_roles import collect_attention
 
     texts = ["A short one.", "This sentence is quite a bit longer than the first one.", "Mid size."]
-    batched = collect_attention(bertlab_model, bertlab_tokenizer, texts, batch_size=3)
+    batched = collect_attention(bertlab_model, bertlab_tokenizer, texts, batch_size=2)
     for text, sentence in zip(texts, batched, strict=True):
         attentions, tokens, _ = compute_attention(bertlab_model, bertlab_tokenizer, text)
         assert sentence.tokens == tokens

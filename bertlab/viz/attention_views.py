@@ -151,36 +151,40 @@ def _check_indices(name: str, values: Sequence[int] | None, size: int, what: str
     return values
 
 
+PAIR_FILTERS = (
+    "All",
+    "Sentence A -> Sentence A",
+    "Sentence B -> Sentence B",
+    "Sentence A -> Sentence B",
+    "Sentence B -> Sentence A",
+)
+
+
 def _attention_data(weights: np.ndarray, tokens: list[str], sentence_b_start: int | None):
-    """The list of (name, weights, left tokens, right tokens) bertviz's scripts read."""
+    """The attention entry bertviz's scripts read, and the names of its filters.
+
+    For a pair, bertviz also wants the four sentence-to-sentence blocks; the page
+    cuts them out of the full matrix (`expandPairFilters`) instead of carrying
+    the same numbers twice.
+    """
     n = len(tokens)
-
-    def entry(name, rows, cols):
-        block = weights[:, :, rows, cols]
-        return {
-            "name": name,
-            # Three decimals are plenty for line opacities and keep the page small.
-            "attn": np.round(block.astype(np.float64), 3).tolist(),
-            "left_text": tokens[rows],
-            "right_text": tokens[cols],
-        }
-
-    everything = slice(0, n)
-    if sentence_b_start is None:
-        return [entry(None, everything, everything)]
-    if not isinstance(sentence_b_start, int | np.integer) or not 0 < sentence_b_start < n:
+    if sentence_b_start is not None and (
+        not isinstance(sentence_b_start, int | np.integer) or not 0 < sentence_b_start < n
+    ):
         raise ValueError(
             f"sentence_b_start={sentence_b_start!r} must be an index inside the {n} tokens "
             "(the position of the first token of sentence B)"
         )
-    a, b = slice(0, int(sentence_b_start)), slice(int(sentence_b_start), n)
-    return [
-        entry("All", everything, everything),
-        entry("Sentence A -> Sentence A", a, a),
-        entry("Sentence B -> Sentence B", b, b),
-        entry("Sentence A -> Sentence B", a, b),
-        entry("Sentence B -> Sentence A", b, a),
-    ]
+    names = [None] if sentence_b_start is None else list(PAIR_FILTERS)
+    entry = {
+        "name": names[0],
+        # Whole thousandths (decoded in the page) are plenty for line opacities
+        # and keep the page less than half the size of decimals.
+        "attn": np.rint(weights.astype(np.float64) * 1000).astype(np.int64).tolist(),
+        "left_text": tokens,
+        "right_text": tokens,
+    }
+    return [entry], names
 
 
 def _prettify(tokens: list[str]) -> list[str]:
@@ -258,6 +262,37 @@ var ROOT_ID = {json.dumps(root_id)};
 var PARAMS = {_json_for_script(params)};
 {_vendored_libraries()}
 {_bertviz_script(name, root_id)}
+function decodeAndExpand(params) {{
+  var full = params.attention[0];
+  full.attn = full.attn.map(function (layer) {{
+    return layer.map(function (head) {{
+      return head.map(function (row) {{
+        return row.map(function (thousandths) {{ return thousandths / 1000; }});
+      }});
+    }});
+  }});
+  var b = params.sentence_b_start;
+  if (b === null) return;
+  var n = full.left_text.length;
+  function block(name, r0, r1, c0, c1) {{
+    return {{
+      name: name,
+      attn: full.attn.map(function (layer) {{
+        return layer.map(function (head) {{
+          return head.slice(r0, r1).map(function (row) {{ return row.slice(c0, c1); }});
+        }});
+      }}),
+      left_text: full.left_text.slice(r0, r1),
+      right_text: full.right_text.slice(c0, c1)
+    }};
+  }}
+  params.attention.push(
+    block("Sentence A -> Sentence A", 0, b, 0, b),
+    block("Sentence B -> Sentence B", b, n, b, n),
+    block("Sentence A -> Sentence B", 0, b, b, n),
+    block("Sentence B -> Sentence A", b, n, 0, b)
+  );
+}}
 function start(triesLeft) {{
   var root = document.getElementById(ROOT_ID);
   if (!root) {{
@@ -268,6 +303,7 @@ function start(triesLeft) {{
   if (root.getAttribute("data-rendered")) return;
   root.setAttribute("data-rendered", "yes");
   var notice = document.getElementById(ROOT_ID + "-notice");
+  decodeAndExpand(PARAMS);
   try {{
     draw(jq, d3);
     if (notice) notice.remove();
@@ -307,11 +343,11 @@ def _check_action(html_action: str, path) -> None:
         raise ValueError("path= is only used with html_action='save'")
 
 
-def _filter_select(root_id: str, attn_data: list[dict]) -> str:
-    if len(attn_data) == 1:
+def _filter_select(root_id: str, names: list[str | None]) -> str:
+    if len(names) == 1:
         return ""
     options = "".join(
-        f'<option value="{i}">{html.escape(d["name"])}</option>' for i, d in enumerate(attn_data)
+        f'<option value="{i}">{html.escape(name)}</option>' for i, name in enumerate(names)
     )
     return f'Attention: <select id="{root_id}-filter">{options}</select>'
 
@@ -343,17 +379,18 @@ def head_view(
     heads = None if heads is None else _check_indices("heads", heads, n_heads, "heads")
     if prettify_tokens:
         tokens = _prettify(tokens)
-    attn_data = _attention_data(weights[include_layers], tokens, sentence_b_start)
+    attn_data, filters = _attention_data(weights[include_layers], tokens, sentence_b_start)
     root_id = f"bertlab-head-view-{uuid.uuid4().hex}"
     params = {
         "attention": attn_data,
+        "sentence_b_start": None if sentence_b_start is None else int(sentence_b_start),
         "default_filter": "0",
         "root_div_id": root_id,
         "layer": layer,
         "heads": heads,
         "include_layers": include_layers,
     }
-    controls = f'Layer: <select id="{root_id}-layer"></select> {_filter_select(root_id, attn_data)}'
+    controls = f'Layer: <select id="{root_id}-layer"></select> {_filter_select(root_id, filters)}'
     view = _render("head_view", params, root_id, controls, "Attention head view")
     return _finish(view, html_action, path)
 
@@ -384,10 +421,11 @@ def model_view(
     if prettify_tokens:
         tokens = _prettify(tokens)
     selected = weights[include_layers][:, include_heads]
-    attn_data = _attention_data(selected, tokens, sentence_b_start)
+    attn_data, filters = _attention_data(selected, tokens, sentence_b_start)
     root_id = f"bertlab-model-view-{uuid.uuid4().hex}"
     params = {
         "attention": attn_data,
+        "sentence_b_start": None if sentence_b_start is None else int(sentence_b_start),
         "default_filter": "0",
         "display_mode": display_mode,
         "root_div_id": root_id,
@@ -396,7 +434,7 @@ def model_view(
         "total_heads": n_heads,
     }
     view = _render(
-        "model_view", params, root_id, _filter_select(root_id, attn_data), "Attention model view"
+        "model_view", params, root_id, _filter_select(root_id, filters), "Attention model view"
     )
     return _finish(view, html_action, path)
 

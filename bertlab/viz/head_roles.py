@@ -42,12 +42,15 @@ def collect_attention(
     max_length: int = 128,
 ) -> list[SentenceAttention]:
     """Run `model` over `texts` in padded batches; return each sentence's attention, unpadded."""
-    results: list[SentenceAttention] = []
+    results: list[SentenceAttention | None] = [None] * len(texts)
+    # Similar lengths batched together: less padding to compute and throw away.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     was_training = model.training
     model.eval()
     try:
         for start in range(0, len(texts), batch_size):
-            batch = list(texts[start : start + batch_size])
+            indices = order[start : start + batch_size]
+            batch = [texts[i] for i in indices]
             encoding = tokenizer(
                 batch,
                 is_split_into_words=is_split_into_words,
@@ -65,14 +68,12 @@ def collect_attention(
                 )
             stacked = torch.stack(attentions, dim=1).float().numpy()  # [batch, L, H, n, n]
             lengths = encoding["attention_mask"].sum(dim=1).tolist()
-            for row, length in enumerate(lengths):
+            for row, (index, length) in enumerate(zip(indices, lengths)):
                 ids = encoding["input_ids"][row, :length].tolist()
-                results.append(
-                    SentenceAttention(
-                        weights=stacked[row, :, :, :length, :length],
-                        tokens=tokenizer.convert_ids_to_tokens(ids),
-                        word_ids=list(encoding.word_ids(row))[:length],
-                    )
+                results[index] = SentenceAttention(
+                    weights=stacked[row, :, :, :length, :length],
+                    tokens=tokenizer.convert_ids_to_tokens(ids),
+                    word_ids=list(encoding.word_ids(row))[:length],
                 )
     finally:
         model.train(was_training)
