@@ -32,6 +32,7 @@ follow it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -147,11 +148,34 @@ def _is_nonspacing_mark(char: str) -> bool:
     return unicodedata.category(char) == "Mn" and code not in _HF_NOT_MN
 
 
-def _strip_accents(text: str) -> str:
-    decomposed = "".join(
-        char if ord(char) in _HF_NO_NFD else unicodedata.normalize("NFD", char) for char in text
-    )
-    return "".join(char for char in decomposed if not _is_nonspacing_mark(char))
+def _combining_class(char: str) -> int:
+    return 0 if ord(char) in _HF_NOT_MN else unicodedata.combining(char)
+
+
+@functools.lru_cache(maxsize=65536)
+def _nfd(char: str) -> str:
+    return char if ord(char) in _HF_NO_NFD else unicodedata.normalize("NFD", char)
+
+
+def _canonical_order(marks: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """NFD's last step: within each run of combining marks, sort stably by combining class.
+
+    Items are (character, inserted-by-decomposition); the flag travels with the character."""
+    classes = [_combining_class(char) for char, _ in marks]
+    if not any(classes):
+        return marks
+    ordered, position = [], 0
+    while position < len(marks):
+        if classes[position] == 0:
+            ordered.append(marks[position])
+            position += 1
+            continue
+        end = position
+        while end < len(marks) and classes[end]:
+            end += 1
+        ordered.extend(marks[k] for k in sorted(range(position, end), key=classes.__getitem__))
+        position = end
+    return ordered
 
 
 _WHITESPACE_CHARS = _EXTRA_WHITESPACE + "".join(
@@ -192,52 +216,92 @@ class BasicTokenizer:
             if self.never_split
             else None
         )
-        self._char_cache: dict[str, str] = {}
+        self._clean_cache: dict[str, str] = {}
+        self._finish_cache: dict[str, str] = {}
 
-    def normalize_char(self, char: str) -> str:
-        """What one original character becomes: '' (dropped), ' ' (a separator) or text."""
-        cached = self._char_cache.get(char)
+    def _clean_char(self, char: str) -> str:
+        """Cleaning and CJK spacing of one original character."""
+        cached = self._clean_cache.get(char)
         if cached is not None:
             return cached
         if char in "\x00\ufffd" or is_control(char):
             result = ""
         elif is_whitespace(char):
             result = " "
+        elif self.tokenize_chinese_chars and is_chinese_char(ord(char)):
+            result = f" {char} "
         else:
             result = char
-            if self.tokenize_chinese_chars and is_chinese_char(ord(char)):
-                result = f" {char} "
-            if self.strip_accents:
-                result = _strip_accents(result)
-            if self.do_lower_case:
-                # One character at a time: no final-sigma rule, as in Rust.
-                result = "".join(_HF_LOWER.get(c) or c.lower() for c in result)
-        self._char_cache[char] = result
+        self._clean_cache[char] = result
+        return result
+
+    def _finish_char(self, char: str) -> str:
+        """Accent dropping and lower-casing of one decomposed character."""
+        cached = self._finish_cache.get(char)
+        if cached is not None:
+            return cached
+        result = char
+        if self.strip_accents and _is_nonspacing_mark(char):
+            result = ""
+        elif self.do_lower_case:
+            # One character at a time: no final-sigma rule, as in Rust.
+            result = _HF_LOWER.get(char) or char.lower()
+        self._finish_cache[char] = result
+        return result
+
+    def normalize_char(self, char: str) -> str:
+        """What one original character becomes: '' (dropped), ' ' (a separator) or text."""
+        return "".join(char for char, _ in self.normalized_stream(char))
+
+    def normalized_stream(self, text: str) -> list[tuple[str, int]]:
+        """Every normalised character with the index of the original character it came from."""
+        stream = [(c, index) for index, char in enumerate(text) for c in self._clean_char(char)]
+        if self.strip_accents:
+            stream = self._decompose(stream)
+        return [(f, index) for c, index in stream for f in self._finish_char(c)]
+
+    @staticmethod
+    def _decompose(stream: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        """NFD with origins tracked as the Rust library does: a character produced by a
+        decomposition is "inserted" (takes the origin of the last consumed character), the
+        others consume the input in order, even after canonical reordering moved them."""
+        marks: list[tuple[str, bool]] = []
+        for char, _ in stream:
+            decomposed = _nfd(char)
+            marks.append((decomposed[0], False))
+            marks.extend((extra, True) for extra in decomposed[1:])
+        if len(marks) == len(stream) and not any(unicodedata.combining(c) for c, _ in marks):
+            return [(char, origin) for (char, _), (_, origin) in zip(marks, stream)]
+        marks = _canonical_order(marks)
+        result, consumed = [], 0
+        for char, inserted in marks:
+            if not inserted:
+                consumed += 1
+            result.append((char, stream[max(consumed - 1, 0)][1]))
         return result
 
     def normalize(self, text: str) -> str:
         """The cleaned, CJK-spaced, accent-stripped, lower-cased text (before splitting)."""
-        return "".join(self.normalize_char(char) for char in text)
+        return "".join(char for char, _ in self.normalized_stream(text))
 
     def split_with_origins(self, text: str) -> list[tuple[str, list[int]]]:
         """Split text (no special tokens inside) into words, each with its origin indices."""
         words: list[tuple[str, list[int]]] = []
         current: list[str] = []
         origins: list[int] = []
-        for index, char in enumerate(text):
-            for produced in self.normalize_char(char):
-                if produced == " ":
-                    if current:
-                        words.append(("".join(current), origins))
-                        current, origins = [], []
-                elif is_punctuation(produced):
-                    if current:
-                        words.append(("".join(current), origins))
-                        current, origins = [], []
-                    words.append((produced, [index]))
-                else:
-                    current.append(produced)
-                    origins.append(index)
+        for produced, index in self.normalized_stream(text):
+            if produced == " ":
+                if current:
+                    words.append(("".join(current), origins))
+                    current, origins = [], []
+            elif is_punctuation(produced):
+                if current:
+                    words.append(("".join(current), origins))
+                    current, origins = [], []
+                words.append((produced, [index]))
+            else:
+                current.append(produced)
+                origins.append(index)
         if current:
             words.append(("".join(current), origins))
         return words
