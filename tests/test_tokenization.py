@@ -116,7 +116,7 @@ def test_squad_windows_only_second_with_stride(tok, hf, real_texts):
         "return_offsets_mapping": True,
         "padding": "max_length",
     }
-    questions, contexts = real_texts["questions"], real_texts["contexts"]
+    questions, contexts = real_texts["questions"][:2500], real_texts["contexts"][:2500]
     mine, theirs = tok(questions, contexts, **kwargs), hf(questions, contexts, **kwargs)
     assert len(theirs["input_ids"]) > len(questions)  # some contexts really overflow
     assert_same(mine, theirs, "SQuAD windows")
@@ -164,9 +164,10 @@ def test_split_into_words_tweets(tok, hf, real_texts):
 
 
 def test_every_code_point_normalises_and_splits_like_rust(tok, hf):
-    """The character tables: normalisation and punctuation for every code point of planes 0-3
-    and 14 (planes 4-13 are unassigned; 15-16 are private use, checked by a sample)."""
-    codes = [*range(0xD800), *range(0xE000, 0x40000), *range(0xE0000, 0xE1000)]
+    """The character tables: normalisation and punctuation for every code point of planes 0-2,
+    the assigned part of plane 3, and plane 14 (planes 4-13 are unassigned; 15-16 are private
+    use, checked by a sample)."""
+    codes = [*range(0xD800), *range(0xE000, 0x31400), *range(0xE0000, 0xE1000)]
     chars = [chr(c) for c in codes + list(range(0xF0000, 0x110000, 97))]
     joined = "\t".join(chars)
     assert tok.basic.normalize(joined) == hf.backend_tokenizer.normalizer.normalize_str(joined)
