@@ -91,12 +91,13 @@ class OfflinePage:
 
 @pytest.fixture(scope="module")
 def pair(minilm_path):
-    import transformers
-
+    """A real sentence pair through bertlab's own encoder and tokenizer (MiniLM weights)."""
+    from bertlab.model import BertModel
+    from bertlab.tokenization import BertTokenizer
     from bertlab.viz import compute_attention
 
-    model = transformers.BertModel.from_pretrained(minilm_path, attn_implementation="eager")
-    tokenizer = transformers.BertTokenizerFast.from_pretrained(minilm_path)
+    model = BertModel.from_pretrained(minilm_path, attn_implementation="explicit")
+    tokenizer = BertTokenizer.from_pretrained(minilm_path)
     return compute_attention(model.eval(), tokenizer, TEXT_A, TEXT_B)
 
 
@@ -150,6 +151,11 @@ def test_saved_views_render_offline(browser, pair, tmp_path):
     )
     assert highlighted > 0
     offline.screenshot("head_view_layer3_fox.png")
+    # The "A -> B" filter: sentence A's tokens on the left, sentence B's on the right.
+    view.locator("select[id$='-filter']").select_option(label="Sentence A -> Sentence B")
+    assert view.locator("#left text").all_text_contents() == tokens[:sentence_b_start]
+    assert view.locator("#right text").all_text_contents() == tokens[sentence_b_start:]
+    offline.screenshot("head_view_a_to_b.png")
 
     page = offline.open(model_file)
     view = page.locator(".bertlab-attention-view")
@@ -198,4 +204,57 @@ def test_several_views_and_require_js_on_one_page(browser, pair, tmp_path):
     offline.screenshot("three_views_one_page.png")
     assert offline.page_errors == [] and offline.console_errors == []
     assert offline.remote_requests == []
+    offline.close()
+
+
+def test_notebook_views_render_in_its_html_export(browser, minilm_path, tmp_path):
+    """Notebook 08b's saved outputs, exported by nbconvert, draw offline.
+
+    nbconvert's page itself asks a CDN for require.js and MathJax: those requests
+    are refused (as in an offline classroom) and the views must draw regardless.
+    """
+    import re
+
+    import nbformat
+    import transformers
+    from nbconvert import HTMLExporter
+
+    notebook = nbformat.read(ROOT / "notebooks" / "08b_attention_heads.ipynb", as_version=4)
+    source = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+    sentence_a = re.search(r'sentence_a = "(.*?)"', source).group(1)
+    sentence_b = re.search(r'sentence_b = "(.*?)"', source).group(1)
+    tokenizer = transformers.BertTokenizerFast.from_pretrained(minilm_path)
+    tokens = tokenizer.convert_ids_to_tokens(tokenizer(sentence_a, sentence_b)["input_ids"])
+
+    exporter = HTMLExporter(template_name="lab")
+    body, _ = exporter.from_notebook_node(notebook)
+    page_file = tmp_path / "08b_attention_heads.html"
+    page_file.write_text(body, encoding="utf-8")
+
+    offline = OfflinePage(browser)
+    page = offline.open(page_file)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.bertlab-attention-view[data-rendered]').length === 2"
+    )
+    views = page.locator(".bertlab-attention-view")
+    assert views.count() == 2
+    head, model = views.nth(0), views.nth(1)
+    check_head_view(head, tokens, 6, 12)
+    assert head.locator("select[id$='-layer']").input_value() == "2"  # layer=2 in the notebook
+    check_model_view(model, tokens, 6, 12)
+    offline.screenshot("notebook_08b_head_view.png", head)
+    offline.screenshot("notebook_08b_model_view.png", model)
+
+    assert offline.page_errors == []
+    template_urls = (
+        exporter.require_js_url,
+        exporter.mathjax_url.split("?")[0],
+        "https://unpkg.com",
+    )
+    assert all(url.startswith(template_urls) for url in offline.remote_requests), (
+        offline.remote_requests
+    )
+    assert all("Failed to load resource" in e for e in offline.console_errors), (
+        offline.console_errors
+    )
     offline.close()
