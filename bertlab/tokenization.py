@@ -435,11 +435,14 @@ class BatchEncoding(dict):
     readable as attributes (``enc.input_ids``).
     """
 
-    def __init__(self, data: dict, word_ids=None, sequence_ids=None, tokens=None) -> None:
+    def __init__(
+        self, data: dict, word_ids=None, sequence_ids=None, tokens=None, offsets=None
+    ) -> None:
         super().__init__(data)
         self._word_ids = word_ids or []
         self._sequence_ids = sequence_ids or []
         self._tokens = tokens or []
+        self._offset_rows = offsets or []
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -468,23 +471,13 @@ class BatchEncoding(dict):
             batch_index, char_index = 0, batch_or_char_index
         else:
             batch_index = batch_or_char_index
-        offsets = self._offsets(batch_index)
+        offsets = self._offset_rows[batch_index]
         for position, (sequence, (start, end)) in enumerate(
             zip(self._sequence_ids[batch_index], offsets)
         ):
             if sequence == sequence_index and start <= char_index < end:
                 return position
         return None
-
-    def _offsets(self, batch_index: int):
-        offsets = self.get("offset_mapping")
-        if offsets is None:
-            raise ValueError("char_to_token needs return_offsets_mapping=True")
-        if hasattr(offsets, "tolist"):
-            offsets = offsets.tolist()
-        if offsets and offsets[0] and isinstance(offsets[0][0], int):
-            return offsets  # un-batched output
-        return offsets[batch_index]
 
     def to(self, device) -> BatchEncoding:
         """Move tensors to a device (after ``return_tensors="pt"``)."""
@@ -1046,7 +1039,8 @@ class BertTokenizer:
             raise ValueError(f"return_tensors={return_tensors!r}: only None and 'pt' are supported")
         elif not batched and not return_overflowing:
             data = {key: value[0] for key, value in data.items()}
-        return BatchEncoding(data, word_ids, sequence_ids, tokens)
+        offsets = [row.offsets for row in rows]
+        return BatchEncoding(data, word_ids, sequence_ids, tokens, offsets)
 
 
 def train_wordpiece_vocab(texts: Iterable[str], vocab_size: int = 8000, **options) -> list[str]:

@@ -240,6 +240,14 @@ def test_unbatched_output_shapes_match(tok, hf):
     assert dict(mine) == dict(theirs)
 
 
+def test_char_to_token_matches_reference(tok, hf, real_texts):
+    question, context = real_texts["questions"][0], real_texts["contexts"][0]
+    mine, theirs = tok([question], [context]), hf([question], [context])
+    for char in range(0, len(context), 7):
+        assert mine.char_to_token(0, char, 1) == theirs.char_to_token(0, char, 1), char
+    assert tok(context).char_to_token(5) == hf(context).char_to_token(5)
+
+
 def test_return_tensors_pt(tok, hf):
     torch = pytest.importorskip("torch")
     texts = ["A short one.", "A somewhat longer sentence with more words."]
