@@ -171,13 +171,31 @@ def draw_graph(root: Value, ax=None, show_grad: bool = True, fontsize: int = 8):
     columns: dict[int, list[Value]] = {}
     for node in nodes:
         columns.setdefault(depth[id(node)], []).append(node)
+    users: dict[int, list[Value]] = {}
+    for child, parent in edges:
+        users.setdefault(id(child), []).append(parent)
     y_of: dict[int, float] = {}
-    for col in sorted(columns):
+
+    def place(col: int, key) -> None:
         members = columns[col]
-        if col > 0:  # order each column by the mean height of its inputs: fewer crossings
-            members.sort(key=lambda n: np.mean([y_of[id(c)] for c in n._prev]))
+        members.sort(key=key)
         for i, node in enumerate(members):
             y_of[id(node)] = -(i - (len(members) - 1) / 2)
+
+    # Barycentre ordering: each node near the mean height of its neighbours (fewer crossings).
+    def mean_input_height(n: Value) -> float:
+        return float(np.mean([y_of[id(c)] for c in n._prev]))
+
+    def mean_user_height(n: Value) -> float:
+        return float(np.mean([y_of[id(u)] for u in users.get(id(n), [])] or [0.0]))
+
+    place(0, key=lambda n: 0)
+    for col in sorted(columns)[1:]:
+        place(col, mean_input_height)
+    for col in sorted(columns, reverse=True)[1:]:
+        place(col, mean_user_height)
+    for col in sorted(columns)[1:]:
+        place(col, mean_input_height)
     n_cols = max(columns) + 1
     height = max(len(m) for m in columns.values())
     if ax is None:
@@ -185,7 +203,7 @@ def draw_graph(root: Value, ax=None, show_grad: bool = True, fontsize: int = 8):
     box_w, box_h = 1.3, 0.75
     for node in nodes:
         x, y = depth[id(node)] * 2.0, y_of[id(node)]
-        head = node.label or node._op or "input"
+        head = node.label or node._op or "const"
         if node.label and node._op:
             head = f"{node.label} ({node._op})"
         text = f"{head}\n{node.data:.4g}"
