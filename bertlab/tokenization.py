@@ -8,8 +8,9 @@ tokenizer. The pipeline for one string is:
 2. **Cleaning**: NUL, U+FFFD and control/format characters are dropped; every whitespace
    character becomes a plain space.
 3. **CJK**: each Chinese/Japanese/Korean ideograph gets spaces around it, so it is a word.
-4. **Accents and case** (uncased models): NFD decomposition, non-spacing marks (Mn) dropped,
-   then lower-casing, one character at a time.
+4. **Accents and case** (uncased models): NFD decomposition (with its canonical reordering of
+   stacked combining marks), non-spacing marks (Mn) dropped, then lower-casing one character
+   at a time. (Google lower-cases before NFD, Hugging Face after; we follow Hugging Face.)
 5. **Splitting**: on whitespace, and every punctuation character becomes its own word.
 6. **WordPiece**: each word is split greedily, longest vocabulary match first, later pieces
    carrying the ``##`` prefix; a word with no split, or longer than
@@ -25,9 +26,14 @@ that every later notebook compares with; a 101- to 200-character word is ``[UNK]
 **Unicode tables.** Python 3.11 ships Unicode 14 character data; the Rust ``tokenizers``
 library classifies characters with older tables (roughly Unicode 8). To give identical ids we
 apply the old classification for the few hundred characters whose category changed or that
-were assigned since (the ``_HF_*`` tables below; a test checks every code point). The Rust
-library also treats the CJK Extension-E block as starting at U+2B920 (Google: U+2B820); we
-follow it.
+were assigned since (the ``_HF_*`` tables below; a test checks every code point). Its
+lower-casing, on the other hand, comes from Rust itself and knows the capital letters added in
+Unicode 15-16 (``_HF_LOWER``). The Rust library also treats the CJK Extension-E block as
+starting at U+2B920 (Google: U+2B820); we follow it.
+
+**Speed.** Text is cut at whitespace into chunks, and each distinct chunk's pieces, offsets and
+word numbers are computed once and cached; pure-ASCII chunks take a regular-expression fast
+path. ``benchmarks/bench_tokenization.py`` compares tokens per second with the Rust tokenizer.
 """
 
 from __future__ import annotations
@@ -212,7 +218,7 @@ class BasicTokenizer:
         self.strip_accents = do_lower_case if strip_accents is None else strip_accents
         self.never_split = tuple(never_split)
         self._special = (
-            re.compile("|".join(re.escape(token) for token in self.never_split))
+            re.compile("|".join(map(re.escape, sorted(self.never_split, key=len, reverse=True))))
             if self.never_split
             else None
         )
@@ -308,7 +314,7 @@ class BasicTokenizer:
 
     def split_specials(self, text: str) -> list[tuple[int, int, bool]]:
         """(start, end, is_special) segments: `never_split` tokens are cut out whole."""
-        if self._special is None or "[" not in text:
+        if self._special is None or not self._special.search(text):
             return [(0, len(text), False)]
         segments = []
         position = 0

@@ -304,6 +304,25 @@ def test_cased_tokenizer_keeps_case_and_accents(tmp_path, minilm_path):
     assert "hello" not in cased.tokenize("Hello")
 
 
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"tokenize_chinese_chars": False},
+        {"do_lower_case": True, "strip_accents": False},
+        {"do_lower_case": False, "strip_accents": True},
+    ],
+)
+def test_other_options_match_reference(tmp_path, minilm_path, config):
+    (tmp_path / "vocab.txt").write_bytes((minilm_path / "vocab.txt").read_bytes())
+    config = {**config, "tokenizer_class": "BertTokenizer"}
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(config))
+    mine = BertTokenizer.from_pretrained(tmp_path)
+    reference = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    texts = ["我爱北京天安门 Café ÉCOLE naïve", "Dvořák's «Nový svět» İstanbul ΣΟΦΟΣ"]
+    kwargs = {"return_offsets_mapping": True}
+    assert_same(mine(texts, **kwargs), reference(texts, **kwargs), str(config))
+
+
 def test_from_pretrained_reads_do_lower_case(tmp_path, minilm_path):
     (tmp_path / "vocab.txt").write_bytes((minilm_path / "vocab.txt").read_bytes())
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": False}))
