@@ -45,9 +45,10 @@ def browser():
 
 
 class OfflinePage:
-    """A browser page that refuses every non-file request and records what went wrong."""
+    """A browser page that refuses every request but `allowed` ones and records what went wrong."""
 
-    def __init__(self, browser):
+    def __init__(self, browser, allowed: tuple[str, ...] = ()):
+        self.allowed = ("file:", "data:", "about:", *allowed)
         self.context = browser.new_context(viewport={"width": 1100, "height": 800})
         self.page = self.context.new_page()
         self.console_errors: list[str] = []
@@ -62,7 +63,7 @@ class OfflinePage:
 
     def _route(self, route):
         url = route.request.url
-        if url.startswith(("file:", "data:", "about:")):
+        if url.startswith(self.allowed):
             route.continue_()
         else:
             self.remote_requests.append(url)
@@ -258,3 +259,103 @@ def test_notebook_views_render_in_its_html_export(browser, minilm_path, tmp_path
         offline.console_errors
     )
     offline.close()
+
+
+LAB_NOTEBOOK_CODE = """\
+from bertlab.hub import minilm_dir
+from bertlab.model import BertModel
+from bertlab.tokenization import BertTokenizer
+from bertlab.viz import show_attention
+
+model = BertModel.from_pretrained(minilm_dir(), attn_implementation="explicit")
+tokenizer = BertTokenizer.from_pretrained(minilm_dir())
+show_attention(model, tokenizer, "The cat sat on the mat.", "It purred.", view="head")
+show_attention(model, tokenizer, "The cat sat on the mat.", view="head", layer=3)
+show_attention(model, tokenizer, "The cat sat on the mat.", "It purred.", view="model")
+"""
+
+
+def test_views_render_in_jupyterlab(browser, tmp_path):
+    """A notebook run in JupyterLab (which has no require.js): three views in one cell all draw."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    notebook = new_notebook(
+        cells=[new_code_cell(LAB_NOTEBOOK_CODE)],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
+    nbformat.write(notebook, tmp_path / "views.ipynb")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+        IPYTHONDIR=str(tmp_path / "ipython"),
+    )
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+            f"--port={port}", "--ip=127.0.0.1", "--IdentityProvider.token=",
+            "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
+            f"--ServerApp.root_dir={tmp_path}", "--LabApp.news_url=",
+            "--LabApp.extension_manager=readonly",
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, "jupyter lab exited at start-up"
+            try:
+                urllib.request.urlopen(base + "/api/status", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "jupyter lab did not start within 2 minutes"
+                time.sleep(0.2)
+
+        offline = OfflinePage(browser, allowed=(base, "ws://127.0.0.1", "blob:"))
+        page = offline.page
+        page.goto(base + "/lab/tree/views.ipynb")
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+        page.locator(".jp-Cell .cm-content").first.click()
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_function(
+            "() => document.querySelectorAll('.bertlab-attention-view[data-rendered]').length === 3",
+            timeout=90_000,
+        )
+        views = page.locator(".bertlab-attention-view")
+        pair_tokens = ["[CLS]", "the", "cat", "sat", "on", "the", "mat", ".", "[SEP]"]
+        pair_tokens += ["it", "pu", "##rred", ".", "[SEP]"]
+        check_head_view(views.nth(0), pair_tokens, 6, 12)
+        assert views.nth(1).locator("select[id$='-layer']").input_value() == "3"
+        assert len(svg_texts(views.nth(1))) == 2 * 9
+        check_model_view(views.nth(2), pair_tokens, 6, 12)
+        offline.screenshot("jupyterlab_three_views.png")
+        offline.screenshot("jupyterlab_model_view.png", views.nth(2))
+        assert offline.page_errors == []
+        assert offline.remote_requests == []
+        assert not [e for e in offline.console_errors if "bertlab" in e or "attention" in e]
+        offline.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
