@@ -214,6 +214,19 @@ def test_random_unicode_ids_identical(tok, hf, text):
     assert tok(text)["input_ids"] == hf(text)["input_ids"]
 
 
+# Letters, accented letters, stacked combining marks of several classes (NFD reorders them),
+# Thai, Hangul, CJK, symbols and zero-width characters: the hard cases for offsets.
+_MARKS = "abXYZ É.,!'ʼ\u0301\u0316\u0345\u05b7\u05ae\u0e48\u0f71\u1b44\u302e\u200d\u200b"
+_MARKS += "\u00c0\u1e09\u0130\u03a3\uac00\u4e00\u3042\ufb01\U0001d165\U0001d16d\U0001f600"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.sampled_from(_MARKS), max_size=30))
+def test_random_combining_marks_offsets_identical(tok, hf, text):
+    kwargs = {"return_offsets_mapping": True}
+    assert_same(tok([text], **kwargs), hf([text], **kwargs), repr(text))
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40),
