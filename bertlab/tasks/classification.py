@@ -288,22 +288,25 @@ def predict(
 def fine_tune(
     model: BertForSequenceClassification,
     tokenizer,
-    train: ClassificationDataset,
+    train: ClassificationDataset | Sequence[dict],
     dev: ClassificationDataset | None = None,
     *,
     max_length: int = 64,
     batch_size: int = 32,
     eval_every: int | None = None,
     freeze_word_embeddings: bool = False,
+    eval_fn=None,
     **training_options,
 ):
     """Fine-tune with `bertlab.training.train` on bucketed, dynamically padded batches.
 
+    `train` is a dataset (tokenized here) or features already made by `make_features`.
     `training_options` go to `TrainingConfig` (learning_rate, max_seconds,
     max_steps, epochs, seed, ...). `freeze_word_embeddings` keeps the 30,522 x
     hidden token table fixed: the optimizer then skips a third or more of the
     parameters, which saves time and changes accuracy little. The dev set is
-    evaluated every `eval_every` steps and at the end. Returns the `History`.
+    evaluated every `eval_every` steps and at the end, unless an `eval_fn(model) -> dict`
+    of your own is given. Returns the `History`.
     """
     from bertlab.training import TrainingConfig
     from bertlab.training import train as run_training
@@ -312,11 +315,13 @@ def fine_tune(
         model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     options = {"learning_rate": 1e-4, **training_options}
     config = TrainingConfig(eval_every=eval_every, **options)
-    features = make_features(tokenizer, train.texts, train.labels, max_length)
+    if isinstance(train, ClassificationDataset):
+        features = make_features(tokenizer, train.texts, train.labels, max_length)
+    else:  # already tokenized: a list of feature dicts from make_features
+        features = list(train)
     batches = training_batches(features, batch_size, config.seed, tokenizer.pad_token_id)
 
-    eval_fn = None
-    if dev is not None:
+    if eval_fn is None and dev is not None:
 
         def eval_fn(trained):
             report = evaluate(trained, tokenizer, dev, max_length, batch_size=128)

@@ -204,6 +204,10 @@ class BucketedBatches:
     def __len__(self) -> int:
         return -(-len(self.features) // self.batch_size)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Pick the epoch whose order the next iteration yields (the training loop calls this)."""
+        self.epoch = epoch
+
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         seed = self.seed + self.epoch
         self.epoch += 1
