@@ -304,3 +304,22 @@ def test_neuron_bad_input():
         Neuron(2, activation="swish")
     with pytest.raises(ValueError, match="expects 2 inputs"):
         Neuron(2)([1.0])
+
+
+def test_draw_graph_draws_every_node_and_edge():
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    from bertlab.viz.basics import draw_graph
+
+    a, b = Value(0.5, label="a"), Value(-1.5, label="b")
+    out = ((a * b + 2).tanh() + (a * a + 1).log()) * b.sigmoid()
+    out.backward()
+    nodes, edges = graph(out)
+    ax = draw_graph(out)
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    texts = " ".join(t.get_text() for t in ax.texts)
+    plt.close(ax.figure)
+    assert len(boxes) == len(nodes) and len(arrows) == len(edges)
+    assert f"grad {a.grad:.4g}" in texts and "tanh" in texts and "log" in texts
