@@ -501,14 +501,9 @@ def cli(*argv: str) -> dict:
     return run_cli("pretrain", parser.parse_args(list(argv)))
 
 
-needs_vocab_learner = pytest.mark.skipif(
-    not hasattr(__import__("bertlab.tokenization").tokenization, "train_wordpiece_vocab"),
-    reason="bertlab.tokenization.train_wordpiece_vocab has not landed yet",
-)
 TINY = ["--layers", "1", "--hidden", "32", "--heads", "2", "--seq-length", "48", "--no-progress"]
 
 
-@needs_vocab_learner
 def test_pretrain_command_writes_a_folder_transformers_loads(tmp_path):
     out = tmp_path / "run"
     result = cli(
@@ -529,7 +524,6 @@ def test_pretrain_command_writes_a_folder_transformers_loads(tmp_path):
     assert ours.loading_info["missing_keys"] == []
 
 
-@needs_vocab_learner
 def test_pretrain_command_rejects_bad_corpora(tmp_path):
     (tmp_path / "empty.txt").write_text("", encoding="utf-8")
     with pytest.raises(ValueError, match="empty"):
