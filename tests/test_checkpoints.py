@@ -11,7 +11,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from bertlab.checkpoints import match_keys, rename_legacy_key
-from bertlab.model import BertConfig, BertModel, BertPreTrainedModel, ModelOutput
+from bertlab.model import BertConfig, BertModel, BertPreTrainedModel
+from bertlab.tokenization import BertTokenizer
 
 transformers = pytest.importorskip("transformers")
 
@@ -20,7 +21,7 @@ SENTENCES = ["The quick brown fox jumps over the lazy dog.", "A short one."]
 
 @pytest.fixture(scope="module")
 def batch(minilm_path):
-    tokenizer = transformers.BertTokenizerFast.from_pretrained(minilm_path)
+    tokenizer = BertTokenizer.from_pretrained(minilm_path)
     return tokenizer(SENTENCES, padding=True, return_tensors="pt")
 
 
@@ -53,7 +54,7 @@ class TinyClassifier(BertPreTrainedModel):
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None):
         pooled = self.bert(input_ids, attention_mask, token_type_ids).pooler_output
-        return ModelOutput.__new__(ModelOutput), self.classifier(self.dropout(pooled))
+        return self.classifier(self.dropout(pooled))
 
 
 class TiedLM(BertPreTrainedModel):
@@ -135,7 +136,7 @@ def test_head_model_save_loads_in_transformers(minilm_path, batch, tmp_path):
     assert not info["missing_keys"] and not info["unexpected_keys"]
     assert theirs.config.id2label == {0: "neg", 1: "pos"}
     with torch.no_grad():
-        _, ours = head(**batch)
+        ours = head(**batch)
         ref = theirs.eval()(**batch).logits
     torch.testing.assert_close(ours, ref, atol=1e-5, rtol=0)
     again = TinyClassifier.from_pretrained(tmp_path)

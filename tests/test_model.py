@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from bertlab.model import BertConfig, BertModel, BertModelOutput
+from bertlab.tokenization import BertTokenizer
 
 transformers = pytest.importorskip("transformers")
 
@@ -23,7 +24,7 @@ PAIRS = [
 
 @pytest.fixture(scope="module")
 def tokenizer(minilm_path):
-    return transformers.BertTokenizerFast.from_pretrained(minilm_path)
+    return BertTokenizer.from_pretrained(minilm_path)
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,15 @@ def references(minilm_path):
     return {
         name: transformers.BertModel.from_pretrained(minilm_path, attn_implementation=name).eval()
         for name in ("eager", "sdpa")
+    }
+
+
+@pytest.fixture(scope="module")
+def ours(minilm_path):
+    """bertlab's model on both attention paths, loaded once for the module."""
+    return {
+        name: BertModel.from_pretrained(minilm_path, attn_implementation=name)
+        for name in ("explicit", "fused")
     }
 
 
@@ -50,11 +60,9 @@ def assert_outputs_close(ours, theirs, name, atol=1e-5):
 
 
 @pytest.mark.parametrize("implementation", ["explicit", "fused"])
-def test_matches_transformers_on_real_checkpoint(
-    minilm_path, tokenizer, references, implementation
-):
+def test_matches_transformers_on_real_checkpoint(tokenizer, references, ours, implementation):
     """explicit vs eager and fused vs SDPA (outputs), every layer's weights vs eager."""
-    model = BertModel.from_pretrained(minilm_path, attn_implementation=implementation)
+    model = ours[implementation]
     assert model.loading_info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
     assert not model.training
     same_kernel = references["eager" if implementation == "explicit" else "sdpa"]
@@ -76,9 +84,9 @@ def test_matches_transformers_on_real_checkpoint(
             assert (a.masked_select(mask) == 0).all(), "padding keys must get weight 0"
 
 
-def test_fused_close_to_eager_too(minilm_path, tokenizer, references):
+def test_fused_close_to_eager_too(tokenizer, references, ours):
     """The fused kernel sums in another order: close to eager, not bit-equal (values reach ~10)."""
-    model = BertModel.from_pretrained(minilm_path, attn_implementation="fused")
+    model = ours["fused"]
     for name, batch in batches(tokenizer):
         with torch.no_grad():
             ours, theirs = model(**batch), references["eager"](**batch)
@@ -87,18 +95,17 @@ def test_fused_close_to_eager_too(minilm_path, tokenizer, references):
         )
 
 
-def test_fused_and_explicit_agree_without_attentions(minilm_path, tokenizer):
+def test_fused_and_explicit_agree_without_attentions(tokenizer, ours):
     batch = tokenizer(SENTENCES, padding=True, return_tensors="pt")
-    explicit = BertModel.from_pretrained(minilm_path, attn_implementation="explicit")
-    fused = BertModel.from_pretrained(minilm_path, attn_implementation="fused")
+    explicit, fused = ours["explicit"], ours["fused"]
     with torch.no_grad():
         a, b = explicit(**batch), fused(**batch)
     assert a.attentions is None and b.attentions is None and a.hidden_states is None
     torch.testing.assert_close(a.last_hidden_state, b.last_hidden_state, atol=1e-5, rtol=0)
 
 
-def test_padding_does_not_change_real_tokens(minilm_path, tokenizer):
-    model = BertModel.from_pretrained(minilm_path)
+def test_padding_does_not_change_real_tokens(tokenizer, ours):
+    model = ours["fused"]
     alone = tokenizer(SENTENCES[0], return_tensors="pt")
     padded = tokenizer(SENTENCES[:2], padding=True, return_tensors="pt")
     n = alone["input_ids"].shape[1]
@@ -109,11 +116,13 @@ def test_padding_does_not_change_real_tokens(minilm_path, tokenizer):
 
 
 def test_parameter_counts_from_configs():
-    base = BertModel(BertConfig())
+    with torch.device("meta"):  # shapes only: no memory, no weights needed
+        base = BertModel(BertConfig())
+        minilm = BertConfig(hidden_size=384, num_hidden_layers=6, intermediate_size=1536)
+        small = BertModel(minilm)
+        no_pooler = BertModel(minilm, add_pooling_layer=False)
     assert sum(p.numel() for p in base.parameters()) == 109_482_240
-    minilm = BertConfig(hidden_size=384, num_hidden_layers=6, intermediate_size=1536)
-    assert BertModel(minilm).num_parameters == 22_713_216
-    no_pooler = BertModel(minilm, add_pooling_layer=False)
+    assert small.num_parameters == 22_713_216
     assert no_pooler.num_parameters == 22_713_216 - (384 * 384 + 384)
 
 
