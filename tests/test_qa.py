@@ -272,3 +272,17 @@ def test_cli_finetune_evaluate_predict_and_load_in_transformers(minilm_path, tmp
 def test_cli_rejects_a_checkpoint_without_a_qa_head(minilm_path):
     with pytest.raises(ValueError, match="not a question-answering checkpoint"):
         _cli(["evaluate", "qa", "--model", str(minilm_path)])
+
+
+def test_answer_html_highlights_the_best_span_and_escapes_text():
+    context = "Ada <b>Lovelace</b> wrote the first program in 1843."
+    start = context.index("1843")
+    answers = [
+        {"text": "1843", "score": 5.0, "probability": 0.7, "start": start, "end": start + 4},
+        {"text": "Ada", "score": 1.0, "probability": 0.3, "start": 0, "end": 3},
+    ]
+    page = qa.answer_html(context, answers)
+    assert '<mark style="background:#ffd54f">1843</mark>' in page
+    assert "&lt;b&gt;Lovelace&lt;/b&gt;" in page and "<b>Lovelace</b>" not in page
+    assert "<td>Ada</td><td>0.300</td>" in page
+    assert "no valid span" in qa.answer_html(context, [])

@@ -17,6 +17,7 @@ query length 64, n-best 20, max answer length 30.
 from __future__ import annotations
 
 import argparse
+import html
 import time
 from dataclasses import dataclass
 
@@ -369,6 +370,36 @@ def answer_question(model, tokenizer, question: str, context: str, **options) ->
     return predict_answers(model, tokenizer, [example], **options)["question"]
 
 
+def answer_html(context: str, answers: list[dict], runners_up: int = 4) -> str:
+    """The paragraph as HTML with the best answer highlighted, its score and the runner-up spans.
+
+    Notebook 12's widget shows this.
+    """
+    if not answers:
+        return f"<p>{html.escape(context)}</p><p><i>no valid span found</i></p>"
+    best = answers[0]
+    marked = (
+        html.escape(context[: best["start"]])
+        + '<mark style="background:#ffd54f">'
+        + html.escape(context[best["start"] : best["end"]])
+        + "</mark>"
+        + html.escape(context[best["end"] :])
+    )
+    rows = "".join(
+        f"<tr><td>{i + 2}</td><td>{html.escape(a['text'])}</td>"
+        f"<td>{a['probability']:.3f}</td><td>{a['score']:.2f}</td></tr>"
+        for i, a in enumerate(answers[1 : 1 + runners_up])
+    )
+    return (
+        f"<p style='line-height:1.6'>{marked}</p>"
+        f"<p><b>answer:</b> {html.escape(best['text'])} &nbsp; <b>probability</b> "
+        f"{best['probability']:.3f} (n-best softmax) &nbsp; <b>score</b> {best['score']:.2f}"
+        " (start + end logit)</p>"
+        "<table><tr><th>rank</th><th>runner-up span</th><th>probability</th><th>score</th></tr>"
+        f"{rows}</table>"
+    )
+
+
 # --------------------------------------------------------------------------- CLI
 def add_cli_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     """Flags of `bertlab finetune|evaluate|predict qa`."""
@@ -382,6 +413,7 @@ def add_cli_arguments(command: str, parser: argparse.ArgumentParser) -> None:
         )
         parser.add_argument("--train-doc-stride", type=int, default=96)
         parser.add_argument("--eval-limit", type=int, default=None, help="first N dev questions")
+        parser.set_defaults(epochs=2.0)  # a time or step budget usually ends training first
     else:
         parser.add_argument("--model", required=True, help="fine-tuned QA checkpoint folder")
         parser.add_argument("--max-length", type=int, default=MAX_LENGTH)
