@@ -92,6 +92,11 @@ class BertConfig:
                 f"position_embedding_type {self.position_embedding_type!r} is not supported "
                 "(bertlab implements BERT's learned absolute positions)"
             )
+        for flag in ("is_decoder", "add_cross_attention"):
+            if self.extra.get(flag):
+                raise ValueError(
+                    f"{flag}=true: bertlab builds BERT's encoder only (no decoder, no cross-attention)"
+                )
         if self.id2label is None:
             self.id2label = {i: f"LABEL_{i}" for i in range(self.num_labels)}
         self.id2label = {int(i): str(label) for i, label in self.id2label.items()}

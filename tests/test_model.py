@@ -210,6 +210,12 @@ def test_hidden_size_not_divisible_by_heads():
         BertConfig(hidden_size=100, num_attention_heads=12)
 
 
+def test_decoder_configs_are_refused():
+    with pytest.raises(ValueError, match="is_decoder=true"):
+        BertConfig.from_dict({"is_decoder": True})
+    assert BertConfig.from_dict({"is_decoder": False}).extra == {"is_decoder": False}
+
+
 def test_unknown_attention_implementation_and_activation():
     with pytest.raises(ValueError, match="attn_implementation"):
         BertConfig(attn_implementation="flash")
