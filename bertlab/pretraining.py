@@ -429,6 +429,8 @@ def run_cli(command: str, args: argparse.Namespace) -> dict[str, Any]:
     )
     history = train(model, train_batches, training, lambda m: evaluate_pretraining(m, eval_batches))
     model.to("cpu")
+    if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+        return {"rank": torch.distributed.get_rank(), "steps": history.last.get("step")}
     out = save_for_transformers(model, tokenizer, args.out)
     (out / "training_history.json").write_text(json.dumps(history.records, indent=1) + "\n")
     token, baseline = most_frequent_token_baseline(train_data, eval_data)
