@@ -37,7 +37,8 @@ test-unit: setup
 
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg
 test-notebooks: setup
-	env -u MPLBACKEND $(BIN)/pytest $(NBVAL) -p no:randomly notebooks
+	env -u MPLBACKEND $(BIN)/pytest $(NBVAL) --junitxml=artifacts/nbval.xml notebooks
+	$(BIN)/python tools/notebook_times.py artifacts/nbval.xml
 
 # Headless Chromium from Debian's packages renders the attention views.
 browser:
