@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m bertlab.env --quiet
 	touch $(STAMP)
 
+# Jupyter refuses to run as root unless told; containers often are root.
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Lint, unit and parity tests, then every notebook under nbval, then the browser tests.
 test: setup lint test-unit test-notebooks test-browser
