@@ -3,8 +3,9 @@
 The reference is the loop the issue quotes: `transformers.BertForQuestionAnswering`
 on the MiniLM weights, Hugging Face's fast tokenizer, windows of max length 256 with
 stride 96 padded to 256 (as `run_qa.py` pads by default), batch 16, AdamW lr 1e-4.
-bertlab trains on the same windows with dynamic padding, length bucketing and the
-fused attention path. Both run on the same SQuAD questions, interleaved round by
+bertlab trains on the same windows as `bertlab finetune qa` does by default: dynamic
+padding, length bucketing, the fused attention path, no dropout, a fixed token table
+and torch's fused AdamW. Both run on the same SQuAD questions, interleaved round by
 round in one process, so machine load hits both alike; we report the ratio.
 
     BERTLAB_DATA=../shared/data HF_HUB_OFFLINE=1 python benchmarks/bench_qa.py [--rounds 4]
@@ -22,7 +23,13 @@ import transformers
 from bertlab.data.squad import load_squad
 from bertlab.hub import minilm_dir
 from bertlab.optim import decay_parameter_groups
-from bertlab.tasks.common import BucketedBatches, load_tokenizer, pad_batch
+from bertlab.tasks.common import (
+    BucketedBatches,
+    dropout_overrides,
+    freeze_embedding_table,
+    load_tokenizer,
+    pad_batch,
+)
 from bertlab.tasks.qa import (
     BertForQuestionAnswering,
     prepare_eval_features,
@@ -92,7 +99,8 @@ def main() -> None:
     train_examples = load_squad("train")[:1200]
     dev_examples = load_squad("dev")[: args.eval_questions]
 
-    ours = BertForQuestionAnswering.from_pretrained(str(folder))
+    ours = BertForQuestionAnswering.from_pretrained(str(folder), **dropout_overrides(0.0))
+    freeze_embedding_table(ours)
     reference = transformers.BertForQuestionAnswering.from_pretrained(str(folder))
     ours_features = prepare_train_features(train_examples, tokenizer, MAX_LENGTH, STRIDE)
     reference_features = prepare_train_features(train_examples, hf_tokenizer, MAX_LENGTH, STRIDE)
@@ -100,7 +108,9 @@ def main() -> None:
         itertools.repeat(BucketedBatches(ours_features, BATCH, pad_token_id=tokenizer.pad_token_id))
     )
     reference_iter = reference_batches(reference_features)
-    ours_optimizer = torch.optim.AdamW(decay_parameter_groups(ours, 0.01), lr=LR)
+    ours_optimizer = torch.optim.AdamW(
+        decay_parameter_groups(ours, 0.01), lr=LR, eps=1e-6, fused=True
+    )
     reference_optimizer = torch.optim.AdamW(reference.parameters(), lr=LR, weight_decay=0.01)
 
     timed_steps(ours, ours_optimizer, ours_batches, 1)  # warm-up

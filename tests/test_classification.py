@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +13,8 @@ from bertlab.tasks.common import (
     BucketedBatches,
     add_finetune_arguments,
     bucketed_batch_indices,
+    dropout_overrides,
+    freeze_embedding_table,
     pad_batch,
 )
 
@@ -68,6 +71,39 @@ def test_finetune_arguments_have_defaults():
     args = parser.parse_args(["--out", "somewhere", "--lr", "2e-4"])
     assert (args.max_length, args.lr, args.batch_size, args.seed) == (64, 2e-4, 32, 0)
     assert args.model is None and args.train is None
+    assert args.dropout is None and args.freeze_word_embeddings is False
+
+    tuned = add_finetune_arguments(
+        argparse.ArgumentParser(), dropout=0.0, freeze_word_embeddings=True
+    )
+    args = tuned.parse_args(["--out", "x"])
+    assert args.dropout == 0.0 and args.freeze_word_embeddings is True
+    args = tuned.parse_args(["--out", "x", "--dropout", "0.1", "--train-word-embeddings"])
+    assert args.dropout == 0.1 and args.freeze_word_embeddings is False
+
+
+def test_dropout_overrides_and_freezing_the_token_table():
+    assert dropout_overrides(None) == {}
+    assert dropout_overrides(0.0) == {
+        "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0,
+    }
+    with pytest.raises(ValueError, match="--dropout must be in"):
+        dropout_overrides(1.0)
+    from bertlab.model import BertConfig
+    from bertlab.tasks.classification import BertForSequenceClassification
+
+    tiny = BertConfig(
+        vocab_size=50,
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+    )
+    model = BertForSequenceClassification(tiny)
+    freeze_embedding_table(model)
+    frozen = [name for name, p in model.named_parameters() if not p.requires_grad]
+    assert frozen == ["bert.embeddings.word_embeddings.weight"]
 
 
 # --------------------------------------------------------------------------- the model
@@ -75,7 +111,6 @@ import json  # noqa: E402
 import shutil  # noqa: E402
 import warnings  # noqa: E402
 
-import pytest  # noqa: E402
 import transformers  # noqa: E402
 from sklearn import metrics as sk  # noqa: E402
 

@@ -114,6 +114,57 @@ def test_matches_a_hand_written_torch_loop():
     assert history.metric("lr")[1][:4] == pytest.approx([0.0, 1e-2 / 3, 2e-2 / 3, 1e-2])
 
 
+def test_lr_multipliers_give_a_head_its_own_learning_rate():
+    """lr_multipliers={"out": 10} equals a torch loop with the `out` layer in 10x-lr groups."""
+    data = DictLoader(toy_data(), batch_size=8)
+    ours = fresh_model()
+    config = quiet(max_steps=6, epochs=None, warmup_ratio=0.0, lr_multipliers={"out": 10.0})
+    history = train(ours, data, config)
+
+    reference = fresh_model()
+    head = {id(p) for p in reference.out.parameters()}
+    groups = []
+    for group in decay_parameter_groups(reference, 0.01):
+        for in_head, factor in ((False, 1.0), (True, 10.0)):
+            params = [p for p in group["params"] if (id(p) in head) == in_head]
+            groups.append({**group, "params": params, "lr": 1e-2 * factor})
+    optimizer = torch.optim.AdamW(groups, lr=1e-2, eps=1e-6)
+    schedule = get_linear_schedule_with_warmup(optimizer, 0, 6)
+    batches = iter(data)
+    for _ in range(6):
+        reference(**next(batches)).loss.backward()
+        torch.nn.utils.clip_grad_norm_(reference.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+    for a, b in zip(ours.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert history.metric("lr")[1][0] == pytest.approx(1e-2)  # the base rate is what is logged
+
+    with pytest.raises(ValueError, match="no parameter name starts with 'head'"):
+        train(fresh_model(), data, quiet(max_steps=1, lr_multipliers={"head": 10.0}))
+    with pytest.raises(ValueError, match=r"lr_multipliers\['out'\] must be > 0"):
+        quiet(max_steps=1, lr_multipliers={"out": 0.0})
+
+
+def test_the_fused_optimizer_is_used_and_matches_the_unfused_one(monkeypatch):
+    made = []
+
+    class RecordingAdamW(torch.optim.AdamW):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self.defaults["fused"])
+
+    monkeypatch.setattr(torch.optim, "AdamW", RecordingAdamW)
+    data = DictLoader(toy_data(), batch_size=8)
+    fused, plain = fresh_model(), fresh_model()
+    train(fused, data, quiet(max_steps=8, epochs=None))
+    train(plain, data, quiet(max_steps=8, epochs=None, fused_optimizer=False))
+    assert made == [True, False]
+    for a, b in zip(fused.parameters(), plain.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_gradient_accumulation_equals_the_big_batch():
     big = fresh_model()
     train(big, DictLoader(toy_data(), batch_size=16), quiet(max_steps=4, epochs=None))

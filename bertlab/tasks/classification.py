@@ -38,6 +38,8 @@ from bertlab.model import BertConfig, BertModel, BertPreTrainedModel, ModelOutpu
 from bertlab.tasks.common import (
     BucketedBatches,
     add_finetune_arguments,
+    dropout_overrides,
+    freeze_embedding_table,
     load_for_finetuning,
     load_tokenizer,
     resolve_checkpoint,
@@ -47,6 +49,8 @@ from bertlab.tasks.common import (
 
 DATASETS = {"sst2": load_sst2, "ag_news": load_ag_news}
 MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")
+HEAD_PARAMETERS = ("bert.pooler", "classifier")
+"""Name prefixes of the parameters `fine_tune(head_lr_multiplier=...)` speeds up."""
 
 
 # --------------------------------------------------------------------------- models
@@ -295,6 +299,7 @@ def fine_tune(
     batch_size: int = 32,
     eval_every: int | None = None,
     freeze_word_embeddings: bool = False,
+    head_lr_multiplier: float = 1.0,
     eval_fn=None,
     **training_options,
 ):
@@ -304,16 +309,22 @@ def fine_tune(
     `training_options` go to `TrainingConfig` (learning_rate, max_seconds,
     max_steps, epochs, seed, ...). `freeze_word_embeddings` keeps the 30,522 x
     hidden token table fixed: the optimizer then skips a third or more of the
-    parameters, which saves time and changes accuracy little. The dev set is
-    evaluated every `eval_every` steps and at the end, unless an `eval_fn(model) -> dict`
-    of your own is given. Returns the `History`.
+    parameters, which saves time and changes accuracy little.
+    `head_lr_multiplier` multiplies the learning rate of the pooler and the
+    classifier (`HEAD_PARAMETERS`): the classifier starts random, and so, in
+    effect, does the pooler of a checkpoint that never trained it (MiniLM's was
+    trained with mean pooling; its pooler weights only shrank under weight decay).
+    The dev set is evaluated every `eval_every` steps and at the end, unless an
+    `eval_fn(model) -> dict` of your own is given. Returns the `History`.
     """
     from bertlab.training import TrainingConfig
     from bertlab.training import train as run_training
 
     if freeze_word_embeddings:
-        model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+        freeze_embedding_table(model)
     options = {"learning_rate": 1e-4, **training_options}
+    if head_lr_multiplier != 1.0:
+        options["lr_multipliers"] = dict.fromkeys(HEAD_PARAMETERS, head_lr_multiplier)
     config = TrainingConfig(eval_every=eval_every, **options)
     if isinstance(train, ClassificationDataset):
         features = make_features(tokenizer, train.texts, train.labels, max_length)
@@ -334,7 +345,21 @@ def fine_tune(
 def add_cli_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     """Flags of `bertlab finetune|evaluate|predict classification`."""
     if command == "finetune":
-        add_finetune_arguments(parser, max_length=64, batch_size=32, lr=1e-4, max_seconds=150.0)
+        add_finetune_arguments(
+            parser,
+            max_length=64,
+            batch_size=32,
+            lr=1e-4,
+            max_seconds=150.0,
+            dropout=0.0,
+            freeze_word_embeddings=True,
+        )
+        parser.add_argument(
+            "--head-lr-multiplier",
+            type=float,
+            default=10.0,
+            help="learning rate of the pooler and classifier = this x --lr (default: 10)",
+        )
         parser.add_argument(
             "--dataset",
             choices=sorted(DATASETS),
@@ -343,11 +368,6 @@ def add_cli_arguments(command: str, parser: argparse.ArgumentParser) -> None:
         )
         parser.add_argument(
             "--eval-every", type=int, default=None, help="evaluate on --dev every N steps"
-        )
-        parser.add_argument(
-            "--freeze-word-embeddings",
-            action="store_true",
-            help="keep the token embedding table fixed (faster steps)",
         )
     elif command == "evaluate":
         parser.add_argument("--model", required=True, help="a fine-tuned classification folder")
@@ -421,6 +441,7 @@ def _run_finetune(args: argparse.Namespace) -> dict:
         id2label=dict(enumerate(names)),
         label2id={name: i for i, name in enumerate(names)},
         ignore_mismatched_sizes=True,
+        **dropout_overrides(args.dropout),
     )
     budget = {"max_seconds": args.max_seconds, "max_steps": args.max_steps, "epochs": args.epochs}
     print(
@@ -438,6 +459,7 @@ def _run_finetune(args: argparse.Namespace) -> dict:
         learning_rate=args.lr,
         seed=args.seed,
         freeze_word_embeddings=args.freeze_word_embeddings,
+        head_lr_multiplier=args.head_lr_multiplier,
         progress=sys.stderr.isatty(),
         **budget,
     )

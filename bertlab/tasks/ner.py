@@ -282,15 +282,20 @@ def finetune(
     progress: bool = True,
     eval_fn=None,
     eval_every: int | None = None,
+    freeze_word_embeddings: bool = False,
 ):
     """Fine-tune `model` on labelled sentences with `bertlab.training.train`; returns its History.
 
     The speed comes from the batching (`bertlab.tasks.common.BucketedBatches`):
     each batch is padded only to its own longest input, and inputs of similar
     length share a batch, so little time goes into `[PAD]` tokens.
+    `freeze_word_embeddings` keeps the token table fixed (`common.freeze_embedding_table`).
     """
-    from bertlab.tasks.common import BucketedBatches
+    from bertlab.tasks.common import BucketedBatches, freeze_embedding_table
     from bertlab.training import TrainingConfig, train
+
+    if freeze_word_embeddings:
+        freeze_embedding_table(model)
 
     features = encode_sentences(tokenizer, train_sentences, model.config.label2id, max_length)
     batches = BucketedBatches(
@@ -340,7 +345,15 @@ def add_cli_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     if command == "finetune":
         from bertlab.tasks.common import add_finetune_arguments
 
-        add_finetune_arguments(parser, max_length=128, batch_size=32, lr=1e-4, max_seconds=150.0)
+        add_finetune_arguments(
+            parser,
+            max_length=128,
+            batch_size=32,
+            lr=2e-4,
+            max_seconds=150.0,
+            dropout=0.0,
+            freeze_word_embeddings=True,
+        )
         parser.add_argument("--format", default="auto", choices=["auto", "conll2003", "wnut17"])
         return
     parser.add_argument("--model", required=True, help="a folder written by `bertlab finetune ner`")
@@ -372,7 +385,7 @@ def run_cli(command: str, args: argparse.Namespace) -> dict:
     """Run one `bertlab ... ner` command and return its JSON-able result."""
     if command == "finetune":
         from bertlab.runtime import set_seed
-        from bertlab.tasks.common import load_for_finetuning, save_finetuned
+        from bertlab.tasks.common import dropout_overrides, load_for_finetuning, save_finetuned
 
         set_seed(args.seed)
         train_set = _read_data(args.train, "train", args.format)
@@ -383,6 +396,7 @@ def run_cli(command: str, args: argparse.Namespace) -> dict:
             BertForTokenClassification,
             id2label=dict(enumerate(labels)),
             label2id={label: i for i, label in enumerate(labels)},
+            **dropout_overrides(args.dropout),
         )
         history = finetune(
             model,
@@ -396,6 +410,7 @@ def run_cli(command: str, args: argparse.Namespace) -> dict:
             max_length=args.max_length,
             seed=args.seed,
             progress=False,
+            freeze_word_embeddings=args.freeze_word_embeddings,
         )
         scores = _scores_json(evaluate(model, tokenizer, dev_set, max_length=args.max_length))
         last = history.records[-1] if history.records else {}

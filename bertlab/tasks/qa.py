@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import sys
 import time
 from dataclasses import dataclass
 
@@ -31,6 +32,8 @@ from bertlab.model import BertModel, BertPreTrainedModel, ModelOutput
 from bertlab.tasks.common import (
     BucketedBatches,
     add_finetune_arguments,
+    dropout_overrides,
+    freeze_embedding_table,
     load_for_finetuning,
     load_tokenizer,
     resolve_checkpoint,
@@ -404,7 +407,14 @@ def answer_html(context: str, answers: list[dict], runners_up: int = 4) -> str:
 def add_cli_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     """Flags of `bertlab finetune|evaluate|predict qa`."""
     if command == "finetune":
-        add_finetune_arguments(parser, max_length=MAX_LENGTH, batch_size=16, lr=1e-4)
+        add_finetune_arguments(
+            parser,
+            max_length=MAX_LENGTH,
+            batch_size=16,
+            lr=1e-4,
+            dropout=0.0,
+            freeze_word_embeddings=True,
+        )
         parser.add_argument(
             "--train-max-length",
             type=int,
@@ -458,7 +468,11 @@ def finetune(args) -> dict:
     set_seed(args.seed)
     train_examples = load_squad("train", args.train)
     dev_examples = load_squad("dev", args.dev)[: args.eval_limit]
-    model, tokenizer = load_for_finetuning(args.model, BertForQuestionAnswering)
+    model, tokenizer = load_for_finetuning(
+        args.model, BertForQuestionAnswering, **dropout_overrides(args.dropout)
+    )
+    if args.freeze_word_embeddings:
+        freeze_embedding_table(model)
     started = time.perf_counter()
     features = prepare_train_features(
         train_examples,
@@ -478,6 +492,7 @@ def finetune(args) -> dict:
         epochs=args.epochs,
         seed=args.seed,
         log_every=20,
+        progress=sys.stderr.isatty(),
     )
     history = train(model, batches, config)
     last = history.last
