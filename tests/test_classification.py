@@ -72,6 +72,7 @@ def test_finetune_arguments_have_defaults():
     assert (args.max_length, args.lr, args.batch_size, args.seed) == (64, 2e-4, 32, 0)
     assert args.model is None and args.train is None
     assert args.dropout is None and args.freeze_word_embeddings is False
+    assert args.head_lr_multiplier == 1.0
 
     tuned = add_finetune_arguments(
         argparse.ArgumentParser(), dropout=0.0, freeze_word_embeddings=True
@@ -80,6 +81,34 @@ def test_finetune_arguments_have_defaults():
     assert args.dropout == 0.0 and args.freeze_word_embeddings is True
     args = tuned.parse_args(["--out", "x", "--dropout", "0.1", "--train-word-embeddings"])
     assert args.dropout == 0.1 and args.freeze_word_embeddings is False
+    args = tuned.parse_args(["--out", "x", "--head-lr-multiplier", "10"])
+    assert args.head_lr_multiplier == 10.0
+
+
+def test_each_task_head_is_named_by_its_prefixes():
+    """--head-lr-multiplier reaches exactly the head's parameters in every task model."""
+    from bertlab.model import BertConfig
+    from bertlab.tasks import classification, ner, qa
+
+    tiny = BertConfig(
+        vocab_size=50,
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+    )
+    for module, model_class, head in [
+        (
+            classification,
+            classification.BertForSequenceClassification,
+            {"bert.pooler", "classifier"},
+        ),
+        (ner, ner.BertForTokenClassification, {"classifier"}),
+        (qa, qa.BertForQuestionAnswering, {"qa_outputs"}),
+    ]:
+        names = [name for name, _ in model_class(tiny).named_parameters()]
+        matched = {n for n in names if n.startswith(module.HEAD_PARAMETERS)}
+        assert {n.rsplit(".", 1)[0].replace(".dense", "") for n in matched} == head
 
 
 def test_dropout_overrides_and_freezing_the_token_table():

@@ -353,12 +353,7 @@ def add_cli_arguments(command: str, parser: argparse.ArgumentParser) -> None:
             max_seconds=150.0,
             dropout=0.0,
             freeze_word_embeddings=True,
-        )
-        parser.add_argument(
-            "--head-lr-multiplier",
-            type=float,
-            default=10.0,
-            help="learning rate of the pooler and classifier = this x --lr (default: 10)",
+            head_lr_multiplier=10.0,
         )
         parser.add_argument(
             "--dataset",

@@ -39,6 +39,7 @@ def add_finetune_arguments(
     max_seconds: float | None = 300.0,
     dropout: float | None = None,
     freeze_word_embeddings: bool = False,
+    head_lr_multiplier: float = 1.0,
 ) -> argparse.ArgumentParser:
     """The flags every `bertlab finetune <task>` command takes (tasks pick their defaults)."""
     parser.add_argument("--train", help="training file (default: BERTLAB_DATA, then the sample)")
@@ -79,6 +80,13 @@ def add_finetune_arguments(
     )
     freeze.add_argument(
         "--train-word-embeddings", dest="freeze_word_embeddings", action="store_false"
+    )
+    parser.add_argument(
+        "--head-lr-multiplier",
+        type=float,
+        default=head_lr_multiplier,
+        help="the task head's learning rate = this x --lr: a freshly initialised head can learn "
+        f"faster than the pretrained encoder under it (default: {head_lr_multiplier:g})",
     )
     return parser
 

@@ -31,6 +31,8 @@ from bertlab.data.conll import Sentence, label_list, load_conll2003, read_conll
 from bertlab.metrics.entities import entity_scores, get_entities
 from bertlab.model import BertModel, BertPreTrainedModel, ModelOutput
 
+HEAD_PARAMETERS = ("classifier",)
+"""Name prefixes of the parameters `finetune(head_lr_multiplier=...)` speeds up."""
 IGNORE_INDEX = -100
 """Label of positions the loss skips (as in `torch.nn.CrossEntropyLoss`)."""
 
@@ -283,13 +285,15 @@ def finetune(
     eval_fn=None,
     eval_every: int | None = None,
     freeze_word_embeddings: bool = False,
+    head_lr_multiplier: float = 1.0,
 ):
     """Fine-tune `model` on labelled sentences with `bertlab.training.train`; returns its History.
 
     The speed comes from the batching (`bertlab.tasks.common.BucketedBatches`):
     each batch is padded only to its own longest input, and inputs of similar
     length share a batch, so little time goes into `[PAD]` tokens.
-    `freeze_word_embeddings` keeps the token table fixed (`common.freeze_embedding_table`).
+    `freeze_word_embeddings` keeps the token table fixed (`common.freeze_embedding_table`);
+    `head_lr_multiplier` scales the learning rate of the `classifier` layer.
     """
     from bertlab.tasks.common import BucketedBatches, freeze_embedding_table
     from bertlab.training import TrainingConfig, train
@@ -314,6 +318,9 @@ def finetune(
         progress=progress,
         eval_every=eval_every,
         device="cpu" if not torch.cuda.is_available() else None,
+        lr_multipliers=dict.fromkeys(HEAD_PARAMETERS, head_lr_multiplier)
+        if head_lr_multiplier != 1.0
+        else {},
     )
     return train(model, batches, config, eval_fn=eval_fn)
 
@@ -411,6 +418,7 @@ def run_cli(command: str, args: argparse.Namespace) -> dict:
             seed=args.seed,
             progress=False,
             freeze_word_embeddings=args.freeze_word_embeddings,
+            head_lr_multiplier=args.head_lr_multiplier,
         )
         scores = _scores_json(evaluate(model, tokenizer, dev_set, max_length=args.max_length))
         last = history.records[-1] if history.records else {}

@@ -41,6 +41,8 @@ from bertlab.tasks.common import (
     sorted_batches,
 )
 
+HEAD_PARAMETERS = ("qa_outputs",)
+"""Name prefixes of the parameters `--head-lr-multiplier` speeds up."""
 MAX_LENGTH = 384
 DOC_STRIDE = 128
 MAX_QUERY_LENGTH = 64
@@ -411,9 +413,10 @@ def add_cli_arguments(command: str, parser: argparse.ArgumentParser) -> None:
             parser,
             max_length=MAX_LENGTH,
             batch_size=16,
-            lr=1e-4,
+            lr=2e-4,
             dropout=0.0,
             freeze_word_embeddings=True,
+            head_lr_multiplier=10.0,
         )
         parser.add_argument(
             "--train-max-length",
@@ -493,6 +496,9 @@ def finetune(args) -> dict:
         seed=args.seed,
         log_every=20,
         progress=sys.stderr.isatty(),
+        lr_multipliers=dict.fromkeys(HEAD_PARAMETERS, args.head_lr_multiplier)
+        if args.head_lr_multiplier != 1.0
+        else {},
     )
     history = train(model, batches, config)
     last = history.last
