@@ -9,6 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bertlab.model import BertConfig
+from bertlab.tasks import classification, ner, qa
 from bertlab.tasks.common import (
     BucketedBatches,
     add_finetune_arguments,
@@ -85,30 +87,34 @@ def test_finetune_arguments_have_defaults():
     assert args.head_lr_multiplier == 10.0
 
 
-def test_each_task_head_is_named_by_its_prefixes():
-    """--head-lr-multiplier reaches exactly the head's parameters in every task model."""
-    from bertlab.model import BertConfig
-    from bertlab.tasks import classification, ner, qa
-
-    tiny = BertConfig(
+def tiny_bert_config() -> BertConfig:
+    return BertConfig(
         vocab_size=50,
         hidden_size=8,
         num_hidden_layers=1,
         num_attention_heads=2,
         intermediate_size=16,
     )
+
+
+def test_each_task_head_is_named_by_its_prefixes():
+    """--head-lr-multiplier reaches exactly the head's parameters in every task model."""
     for module, model_class, head in [
         (
             classification,
             classification.BertForSequenceClassification,
-            {"bert.pooler", "classifier"},
+            {
+                "bert.pooler.dense.weight",
+                "bert.pooler.dense.bias",
+                "classifier.weight",
+                "classifier.bias",
+            },
         ),
-        (ner, ner.BertForTokenClassification, {"classifier"}),
-        (qa, qa.BertForQuestionAnswering, {"qa_outputs"}),
+        (ner, ner.BertForTokenClassification, {"classifier.weight", "classifier.bias"}),
+        (qa, qa.BertForQuestionAnswering, {"qa_outputs.weight", "qa_outputs.bias"}),
     ]:
-        names = [name for name, _ in model_class(tiny).named_parameters()]
-        matched = {n for n in names if n.startswith(module.HEAD_PARAMETERS)}
-        assert {n.rsplit(".", 1)[0].replace(".dense", "") for n in matched} == head
+        names = [name for name, _ in model_class(tiny_bert_config()).named_parameters()]
+        assert {n for n in names if n.startswith(module.HEAD_PARAMETERS)} == head
 
 
 def test_dropout_overrides_and_freezing_the_token_table():
@@ -119,17 +125,7 @@ def test_dropout_overrides_and_freezing_the_token_table():
     }
     with pytest.raises(ValueError, match="--dropout must be in"):
         dropout_overrides(1.0)
-    from bertlab.model import BertConfig
-    from bertlab.tasks.classification import BertForSequenceClassification
-
-    tiny = BertConfig(
-        vocab_size=50,
-        hidden_size=8,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=16,
-    )
-    model = BertForSequenceClassification(tiny)
+    model = classification.BertForSequenceClassification(tiny_bert_config())
     freeze_embedding_table(model)
     frozen = [name for name, p in model.named_parameters() if not p.requires_grad]
     assert frozen == ["bert.embeddings.word_embeddings.weight"]

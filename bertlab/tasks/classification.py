@@ -311,9 +311,9 @@ def fine_tune(
     hidden token table fixed: the optimizer then skips a third or more of the
     parameters, which saves time and changes accuracy little.
     `head_lr_multiplier` multiplies the learning rate of the pooler and the
-    classifier (`HEAD_PARAMETERS`): the classifier starts random, and so, in
-    effect, does the pooler of a checkpoint that never trained it (MiniLM's was
-    trained with mean pooling; its pooler weights only shrank under weight decay).
+    classifier (`HEAD_PARAMETERS`): the classifier starts random, and a pooler the
+    checkpoint's training did not use is little better (MiniLM was trained with
+    mean pooling; its pooler weights are smaller than at initialisation, notebook 10).
     The dev set is evaluated every `eval_every` steps and at the end, unless an
     `eval_fn(model) -> dict` of your own is given. Returns the `History`.
     """
@@ -322,9 +322,11 @@ def fine_tune(
 
     if freeze_word_embeddings:
         freeze_embedding_table(model)
-    options = {"learning_rate": 1e-4, **training_options}
-    if head_lr_multiplier != 1.0:
-        options["lr_multipliers"] = dict.fromkeys(HEAD_PARAMETERS, head_lr_multiplier)
+    options = {
+        "learning_rate": 1e-4,
+        "lr_multipliers": dict.fromkeys(HEAD_PARAMETERS, head_lr_multiplier),
+        **training_options,
+    }
     config = TrainingConfig(eval_every=eval_every, **options)
     if isinstance(train, ClassificationDataset):
         features = make_features(tokenizer, train.texts, train.labels, max_length)

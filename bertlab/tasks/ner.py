@@ -318,9 +318,7 @@ def finetune(
         progress=progress,
         eval_every=eval_every,
         device="cpu" if not torch.cuda.is_available() else None,
-        lr_multipliers=dict.fromkeys(HEAD_PARAMETERS, head_lr_multiplier)
-        if head_lr_multiplier != 1.0
-        else {},
+        lr_multipliers=dict.fromkeys(HEAD_PARAMETERS, head_lr_multiplier),
     )
     return train(model, batches, config, eval_fn=eval_fn)
 

@@ -496,9 +496,7 @@ def finetune(args) -> dict:
         seed=args.seed,
         log_every=20,
         progress=sys.stderr.isatty(),
-        lr_multipliers=dict.fromkeys(HEAD_PARAMETERS, args.head_lr_multiplier)
-        if args.head_lr_multiplier != 1.0
-        else {},
+        lr_multipliers=dict.fromkeys(HEAD_PARAMETERS, args.head_lr_multiplier),
     )
     history = train(model, batches, config)
     last = history.last
