@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -27,35 +26,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from bertlab.hub import hub_download
+from bertlab.hub import resolve_file
 
 logger = logging.getLogger("bertlab")
 
-HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
-"""``name`` or ``owner/name``: anything else that is not a local folder is a bad path."""
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 IGNORED_KEY_SUFFIXES = ("embeddings.position_ids",)
 """Buffers older checkpoints saved that carry no learned weights."""
-
-
-def resolve_file(folder_or_hub_id: str | os.PathLike, filename: str) -> Path:
-    """``folder/filename`` for a local folder, else a download from the Hub (when online)."""
-    folder = Path(folder_or_hub_id).expanduser()
-    if folder.is_dir():
-        path = folder / filename
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no such file")
-        return path
-    if folder.exists():
-        raise NotADirectoryError(f"{folder}: expected a checkpoint folder, got a file")
-    if not HUB_ID.fullmatch(str(folder_or_hub_id)):
-        raise FileNotFoundError(f"{folder}: no such checkpoint folder")
-    try:
-        return hub_download(str(folder_or_hub_id), filename)
-    except ConnectionError as error:
-        raise ConnectionError(
-            f"{str(folder_or_hub_id)!r} is not a local folder, and as a Hub id: {error}"
-        ) from error
 
 
 def find_weights_file(folder_or_hub_id: str | os.PathLike) -> Path:

@@ -12,6 +12,7 @@ the `bert-base-uncased` vocabulary.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -92,6 +93,40 @@ def hub_download(repo_id: str, filename: str, repo_type: str = "model") -> Path:
         raise ConnectionError(
             f"cannot fetch {filename!r} from the Hub repository {repo_id!r} "
             f"({type(error).__name__}: {error}). Without internet, pass a local path."
+        ) from error
+
+
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+"""``name`` or ``owner/name``: the one rule for "this string is a Hub id, not a path"."""
+
+
+def is_hub_id(text: str | os.PathLike) -> bool:
+    """True for ``bert-base-uncased`` or ``google-bert/bert-base-uncased`` that is not a local path."""
+    text = str(text)
+    return bool(HUB_ID.fullmatch(text)) and not Path(text).expanduser().exists()
+
+
+def resolve_file(folder_or_hub_id: str | os.PathLike, filename: str) -> Path:
+    """``folder/filename`` for a local folder, else a download from the Hub (when online).
+
+    The one place that decides between a local folder and a Hub repository, for
+    weights (notebook 08), tokenizers (05) and configs alike.
+    """
+    folder = Path(folder_or_hub_id).expanduser()
+    if folder.is_dir():
+        path = folder / filename
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such file")
+        return path
+    if folder.exists():
+        raise NotADirectoryError(f"{folder}: expected a checkpoint folder, got a file")
+    if not is_hub_id(folder_or_hub_id):
+        raise FileNotFoundError(f"{folder}: no such checkpoint folder")
+    try:
+        return hub_download(str(folder_or_hub_id), filename)
+    except ConnectionError as error:
+        raise ConnectionError(
+            f"{str(folder_or_hub_id)!r} is not a local folder, and as a Hub id: {error}"
         ) from error
 
 

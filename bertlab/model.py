@@ -167,7 +167,7 @@ class BertConfig:
     @classmethod
     def from_pretrained(cls, folder_or_hub_id: str | os.PathLike, **overrides: Any) -> BertConfig:
         """Read ``config.json`` from a folder (or a Hub repository when online)."""
-        from bertlab.checkpoints import resolve_file
+        from bertlab.hub import resolve_file
 
         return cls.from_json_file(resolve_file(folder_or_hub_id, "config.json"), **overrides)
 
