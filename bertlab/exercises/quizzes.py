@@ -1,0 +1,294 @@
+"""End-of-notebook quizzes: 3-5 questions with immediate feedback and an explanation per option.
+
+A notebook module lists its questions as `QUIZ = [ChoiceQuestion(...), NumberQuestion(...)]`.
+`quiz("04")` shows them. In Jupyter each question is two outputs: the question and its
+lettered options as plain HTML (so any static viewer, GitHub or `nbconvert --to html` without
+a widget renderer, shows a readable quiz that gives nothing away), then a row of letter buttons
+(an ipywidget) above the feedback. The feedback of a multiple-choice question is switched in
+the browser (`jsdlink` from the buttons to a `Stack` of explanations), so it also works where
+no kernel runs: a static page that loads the saved widget state answers clicks by itself.
+A numeric question is checked by the kernel when the learner presses Enter.
+
+Without ipywidgets or outside a Jupyter kernel `quiz("04")` prints the questions, and
+`quiz("04", answers=["b", 0.08, "a"])` grades answers anywhere (a letter per multiple-choice
+question, a number per numeric one); the result is truthy when all are right.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["ChoiceQuestion", "NumberQuestion", "Option", "QuizResult", "quiz", "validate_quiz"]
+
+LETTERS = "abcdefgh"
+MIN_QUESTIONS, MAX_QUESTIONS = 3, 5
+RIGHT_COLOR, WRONG_COLOR = "#1a7f37", "#b35900"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One answer of a multiple-choice question and `why` it is right or wrong (myths welcome)."""
+
+    text: str
+    why: str
+    right: bool = False
+
+
+@dataclass(frozen=True)
+class ChoiceQuestion:
+    """A question with lettered options, exactly one of them right."""
+
+    prompt: str
+    options: Sequence[Option]
+
+    def grade(self, answer) -> tuple[bool, str]:
+        letter = str(answer).strip().lower()
+        if letter not in LETTERS[: len(self.options)] or not letter:
+            return False, f"answer with one letter from a to {LETTERS[len(self.options) - 1]}"
+        option = self.options[LETTERS.index(letter)]
+        return option.right, _feedback(option.right, f"{letter}) {option.why}")
+
+
+@dataclass(frozen=True)
+class NumberQuestion:
+    """A question whose answer is a number, right within `tolerance` (absolute).
+
+    `why` explains the answer and is shown once it is right; `mistakes` maps wrong numbers a
+    learner is likely to give to what they miss (each is shown when the answer is within
+    `tolerance` of it). Other wrong answers hear only "too high" or "too low".
+    """
+
+    prompt: str
+    answer: float
+    tolerance: float
+    why: str
+    mistakes: Mapping[float, str] = field(default_factory=dict)
+
+    def grade(self, answer) -> tuple[bool, str]:
+        try:
+            value = float(answer)
+        except (TypeError, ValueError):
+            return False, f"{answer!r} is not a number"
+        if math.isclose(value, self.answer, rel_tol=0, abs_tol=self.tolerance):
+            return True, _feedback(True, self.why)
+        for wrong, why in self.mistakes.items():
+            if math.isclose(value, wrong, rel_tol=0, abs_tol=self.tolerance):
+                return False, _feedback(False, why)
+        direction = "too high" if value > self.answer else "too low"
+        return False, _feedback(False, f"{value:g} is {direction}; try again.")
+
+
+Question = ChoiceQuestion | NumberQuestion
+
+
+def _feedback(right: bool, text: str) -> str:
+    return f"{'✓ Right' if right else '✗ Not quite'}: {text}"
+
+
+# --- validation (run when a notebook module is loaded, and by the tests) --------------------
+
+
+def validate_quiz(questions: Sequence, where: str) -> None:
+    """Raise ExerciseDefinitionError naming `where` and the question when a quiz is malformed."""
+    from bertlab.exercises.core import ExerciseDefinitionError
+
+    if not questions:
+        return  # a notebook module still being written has exercises but no quiz yet
+    if not MIN_QUESTIONS <= len(questions) <= MAX_QUESTIONS:
+        raise ExerciseDefinitionError(
+            f"{where}: a quiz has {MIN_QUESTIONS}-{MAX_QUESTIONS} questions, got {len(questions)}"
+        )
+    for number, question in enumerate(questions, 1):
+        problem = _question_problem(question)
+        if problem:
+            raise ExerciseDefinitionError(f"{where}, question {number}: {problem}")
+
+
+def _question_problem(question) -> str | None:
+    if isinstance(question, NumberQuestion):
+        if not math.isfinite(question.answer) or not question.tolerance >= 0:
+            return "a NumberQuestion needs a finite answer and a tolerance >= 0"
+        if not question.why.strip():
+            return "a NumberQuestion needs a why"
+        if any(abs(wrong - question.answer) <= question.tolerance for wrong in question.mistakes):
+            return "a listed mistake is within the tolerance of the answer"
+        return None
+    if not isinstance(question, ChoiceQuestion):
+        return f"{question!r} is neither a ChoiceQuestion nor a NumberQuestion"
+    if not 2 <= len(question.options) <= len(LETTERS):
+        return f"a ChoiceQuestion has 2-{len(LETTERS)} options"
+    if sum(option.right for option in question.options) != 1:
+        return "a ChoiceQuestion has exactly one right option"
+    if any(not option.why.strip() for option in question.options):
+        return "every option needs a why (an explanation of why it is right or wrong)"
+    if len({option.text for option in question.options}) != len(question.options):
+        return "two options have the same text"
+    return None
+
+
+# --- text: the fallback, and grading anywhere ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuizResult:
+    """Feedback on a whole quiz, one line a question; truthy when every answer is right."""
+
+    lines: tuple[str, ...]
+    ok: bool
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        rows = (
+            f'<div style="color:{RIGHT_COLOR if "✓" in line else WRONG_COLOR}">{html.escape(line)}</div>'
+            for line in self.lines
+        )
+        return "".join(rows)
+
+
+def grade_quiz(notebook: str, answers: Sequence) -> QuizResult:
+    """Grade one answer per question: a letter for a choice, a number for a numeric question."""
+    questions = _questions(notebook)
+    if len(answers) != len(questions):
+        raise ValueError(
+            f"quiz {notebook} has {len(questions)} questions, got {len(answers)} answers"
+        )
+    graded = [question.grade(answer) for question, answer in zip(questions, answers)]
+    lines = tuple(f"{number}. {text}" for number, (_, text) in enumerate(graded, 1))
+    return QuizResult(lines, all(right for right, _ in graded))
+
+
+def question_text(question: Question, number: int) -> str:
+    lines = [f"{number}. {' '.join(question.prompt.split())}"]
+    if isinstance(question, ChoiceQuestion):
+        lines += [
+            f"   {letter}) {option.text}" for letter, option in zip(LETTERS, question.options)
+        ]
+    else:
+        lines.append("   (a number)")
+    return "\n".join(lines)
+
+
+def quiz_text(notebook: str) -> str:
+    questions = _questions(notebook)
+    example = ", ".join("'a'" if isinstance(q, ChoiceQuestion) else "0.5" for q in questions)
+    header = f'Quiz, notebook {notebook}: answer with quiz("{notebook}", answers=[{example}])'
+    return "\n\n".join([header, *(question_text(q, n) for n, q in enumerate(questions, 1))])
+
+
+# --- HTML and widgets -----------------------------------------------------------------------
+
+
+def _inline_html(text: str) -> str:
+    """Escape text for HTML, keeping `code` spans as <code> (prompts and options use them)."""
+    escaped = html.escape(" ".join(text.split()))
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+
+
+def question_html(question: Question, number: int) -> str:
+    """The question and its lettered options, with nothing that gives the answer away."""
+    prompt = f"<p><b>{number}.</b> {_inline_html(question.prompt)}</p>"
+    if isinstance(question, ChoiceQuestion):
+        items = "".join(f"<li>{_inline_html(option.text)}</li>" for option in question.options)
+        body = f'<ol type="a" style="margin-top:0">{items}</ol>'
+    else:
+        body = "<p><i>Answer with a number.</i></p>"
+    return f'<div class="bertlab-quiz-question">{prompt}{body}</div>'
+
+
+def _feedback_html(text: str) -> str:
+    color = RIGHT_COLOR if text.startswith("✓") else WRONG_COLOR
+    return f'<span style="color:{color}">{_inline_html(text)}</span>'
+
+
+def choice_widget(question: ChoiceQuestion):
+    """Letter buttons above a Stack of explanations, switched in the browser by a jsdlink."""
+    import ipywidgets as widgets
+
+    letters = list(LETTERS[: len(question.options)])
+    buttons = widgets.ToggleButtons(
+        options=letters, value=None, style={"button_width": "2.6em"}, tooltips=letters
+    )
+    explanations = [widgets.HTML(_feedback_html(question.grade(letter)[1])) for letter in letters]
+    stack = widgets.Stack(explanations, selected_index=None)
+    widgets.jsdlink((buttons, "index"), (stack, "selected_index"))
+    return widgets.VBox([buttons, stack])
+
+
+def number_widget(question: NumberQuestion):
+    """A text box; the kernel grades it when the learner presses Enter."""
+    import ipywidgets as widgets
+
+    box = widgets.Text(placeholder="a number, then Enter", continuous_update=False)
+    feedback = widgets.HTML()
+
+    def grade(change) -> None:
+        if change["new"].strip():
+            feedback.value = _feedback_html(question.grade(change["new"])[1])
+
+    box.observe(grade, names="value")
+    return widgets.VBox([box, feedback])
+
+
+def _display_widget_quiz(notebook: str) -> None:
+    from IPython.display import display
+
+    questions = _questions(notebook)
+    intro = f"Quiz, notebook {notebook}: pick a letter (or type a number and press Enter)."
+    display({"text/plain": intro, "text/html": f"<p><b>{html.escape(intro)}</b></p>"}, raw=True)
+    for number, question in enumerate(questions, 1):
+        display(
+            {
+                "text/plain": question_text(question, number),
+                "text/html": question_html(question, number),
+            },
+            raw=True,
+        )
+        widget = (
+            choice_widget(question)
+            if isinstance(question, ChoiceQuestion)
+            else number_widget(question)
+        )
+        bundle = widget._repr_mimebundle_()
+        bundle["text/plain"] = f"[answer widget of question {number}]"  # the same on every run
+        display(bundle, raw=True)
+
+
+def _in_jupyter_with_widgets() -> bool:
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def _questions(notebook: str) -> tuple:
+    from bertlab.exercises.core import UnknownExerciseError, load_notebook
+
+    questions = load_notebook(notebook).quiz
+    if not questions:
+        raise UnknownExerciseError(f"notebook {notebook} has no quiz yet")
+    return questions
+
+
+def quiz(notebook: str, answers: Sequence | None = None) -> QuizResult | None:
+    """Show the quiz of a notebook (`quiz("04")`), or grade `answers`, one a question."""
+    if answers is not None:
+        return grade_quiz(notebook, answers)
+    if _in_jupyter_with_widgets():
+        _display_widget_quiz(notebook)
+    else:
+        print(quiz_text(notebook))
+    return None
