@@ -6,11 +6,22 @@ conlleval: an `I-X` after `O` or after another type starts a new entity, so
 IOB1 and IOB2 input give the same entities. This reproduces
 `seqeval.metrics.classification_report` in its default mode (`mode=None`)
 number for number, written from scratch; `tests/test_entity_metrics.py` checks it.
+
+Three ways to summarise the entity types in one number, as seqeval reports them:
+
+- micro: count every entity once, over all types (the CoNLL score; frequent types dominate);
+- macro: the plain mean of the per-type scores (a rare type counts as much as a frequent one);
+- weighted: the mean of the per-type scores weighted by each type's gold count (support).
+
+The one difference from seqeval: with no entity type at all (every tag `O`), seqeval's
+macro average is NaN (a mean of nothing); here it is 0.0, like every other empty case.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+
+AVERAGES = ("micro", "macro", "weighted")
 
 
 def _split_tag(tag: str, suffix: bool) -> tuple[str, str]:
@@ -71,13 +82,37 @@ def _scores(correct: int, predicted: int, gold: int) -> dict[str, float]:
     return {"precision": precision, "recall": recall, "f1": _f1(precision, recall), "support": gold}
 
 
+def _mean(scores: list[dict[str, float]], weights: list[int]) -> dict[str, float]:
+    """precision, recall and F1 averaged over types with `weights` (0.0 when they sum to 0)."""
+    total = sum(weights)
+    averaged = {
+        key: sum(weight * score[key] for weight, score in zip(weights, scores)) / total
+        if total
+        else 0.0
+        for key in ("precision", "recall", "f1")
+    }
+    return {**averaged, "support": sum(score["support"] for score in scores)}
+
+
+def averages(per_type: dict[str, dict[str, float]], micro: dict[str, float]) -> dict[str, dict]:
+    """seqeval's three averages of per-type scores: micro (given), macro and weighted."""
+    scores = list(per_type.values())
+    return {
+        "micro": micro,
+        "macro": _mean(scores, [1] * len(scores)),
+        "weighted": _mean(scores, [score["support"] for score in scores]),
+    }
+
+
 def entity_scores(
     y_true: list[list[str]], y_pred: list[list[str]], suffix: bool = False
 ) -> dict[str, dict[str, float] | float]:
-    """Micro precision/recall/F1 over all entities plus the same per type.
+    """Micro precision/recall/F1 over all entities, the same per type, and seqeval's averages.
 
-    Returns `{"precision", "recall", "f1", "support", "per_type": {type: {...}}}`;
-    scores are fractions in [0, 1] (0.0 where a denominator is zero, like seqeval).
+    Returns `{"precision", "recall", "f1", "support", "per_type": {type: {...}},
+    "micro": {...}, "macro": {...}, "weighted": {...}}` (the top-level scores are the
+    micro ones); scores are fractions in [0, 1] (0.0 where a denominator is zero, like
+    seqeval), each `{...}` holds precision, recall, f1 and support.
     """
     if len(y_true) != len(y_pred):
         raise ValueError(f"{len(y_true)} gold sentences but {len(y_pred)} predicted ones")
@@ -102,17 +137,50 @@ def entity_scores(
         )
         per_type[kind] = _scores(*counts)
         totals = [total + count for total, count in zip(totals, counts)]
-    return {**_scores(*totals), "per_type": per_type}
+    micro = _scores(*totals)
+    return {**micro, "per_type": per_type, **averages(per_type, micro)}
 
 
-def f1_score(y_true: list[list[str]], y_pred: list[list[str]]) -> float:
-    """Micro-averaged entity F1 (seqeval's `f1_score` in default mode)."""
-    return entity_scores(y_true, y_pred)["f1"]
+def _average_of(
+    y_true: list[list[str]], y_pred: list[list[str]], key: str, average: str | None, suffix: bool
+) -> float | dict[str, float]:
+    if average not in (*AVERAGES, None):
+        raise ValueError(f"average must be one of {AVERAGES} or None, got {average!r}")
+    scores = entity_scores(y_true, y_pred, suffix)
+    if average is None:
+        return {kind: score[key] for kind, score in scores["per_type"].items()}
+    return scores[average][key]
 
 
-def precision_score(y_true: list[list[str]], y_pred: list[list[str]]) -> float:
-    return entity_scores(y_true, y_pred)["precision"]
+def f1_score(
+    y_true: list[list[str]],
+    y_pred: list[list[str]],
+    average: str | None = "micro",
+    suffix: bool = False,
+) -> float | dict[str, float]:
+    """Entity F1 as seqeval's `f1_score` (default mode): one average, or per type with None.
+
+    `average=None` gives `{type: score}` in sorted type order, where seqeval gives an array
+    in the same order.
+    """
+    return _average_of(y_true, y_pred, "f1", average, suffix)
 
 
-def recall_score(y_true: list[list[str]], y_pred: list[list[str]]) -> float:
-    return entity_scores(y_true, y_pred)["recall"]
+def precision_score(
+    y_true: list[list[str]],
+    y_pred: list[list[str]],
+    average: str | None = "micro",
+    suffix: bool = False,
+) -> float | dict[str, float]:
+    """Entity precision as seqeval's `precision_score`; `average` as for `f1_score`."""
+    return _average_of(y_true, y_pred, "precision", average, suffix)
+
+
+def recall_score(
+    y_true: list[list[str]],
+    y_pred: list[list[str]],
+    average: str | None = "micro",
+    suffix: bool = False,
+) -> float | dict[str, float]:
+    """Entity recall as seqeval's `recall_score`; `average` as for `f1_score`."""
+    return _average_of(y_true, y_pred, "recall", average, suffix)
