@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 BERTLAB_DATA ?= $(abspath $(wildcard ../shared/data))
 export BERTLAB_DATA
 
-.PHONY: setup lab test test-unit test-notebooks test-browser lint format notebooks env clean browser
+.PHONY: setup lab test machine test-unit test-notebooks test-browser lint format notebooks env clean browser
 
 setup: $(STAMP)
 
@@ -22,8 +22,12 @@ $(STAMP): pyproject.toml constraints.txt
 lab: setup
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
-# Lint, unit and parity tests, then every notebook under nbval, then the browser tests.
-test: setup lint test-unit test-notebooks test-browser
+# The machine first (a failure on another CPU reads from the log), then lint, unit and parity
+# tests, every notebook under nbval, and the browser tests.
+test: setup machine lint test-unit test-notebooks test-browser
+
+machine: setup
+	$(BIN)/python tools/machine_info.py
 
 lint: setup
 	$(BIN)/ruff check bertlab tests benchmarks notebooks tools

@@ -12,9 +12,13 @@ one float32 ulp is about 1e-6, so 1e-5 is only ten ulps there. Bit-equality is a
 only where the operations are the same (`ulps=0`). Notebook 06 meets this first,
 when the fused attention kernel agrees with the written-out one "within rounding".
 
-Measured on real SST-2 sentences through the six MiniLM layers, fused vs explicit
-attention differ by at most 7 ulps of the largest hidden value (AVX2, AVX-512,
-AMX and generic kernels, 1 and 2 threads); `DEEP` leaves room for other CPUs.
+Measured through the six MiniLM layers on real sentences, fused vs explicit attention
+differed by at most 33 ulps of the largest hidden value, and the task heads' logits
+and losses vs `transformers` by at most 13 (oneDNN capped at AVX2 and uncapped with
+AMX, ATen's generic, AVX2 and AVX-512 kernels, 1 and 2 threads, on one Xeon). `DEEP`
+leaves a factor of eight for CPUs we have not tried; a real bug (a wrong mask, a
+missing residual, heads in the wrong order) moves values by 0.1 or more, thousands of
+times further.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ __all__ = ["DEEP", "SHALLOW", "assert_close", "float_tolerance"]
 
 SHALLOW = 16
 """ulps for one layer or one reduction computed in another order."""
-DEEP = 64
+DEEP = 256
 """ulps for a stack of layers (a whole encoder, a training step) computed in another order."""
 
 

@@ -12,6 +12,7 @@ from torch import nn
 
 from bertlab.checkpoints import match_keys, rename_legacy_key
 from bertlab.model import BertConfig, BertModel, BertPreTrainedModel
+from bertlab.testing import DEEP, assert_close
 from bertlab.tokenization import BertTokenizer
 
 transformers = pytest.importorskip("transformers")
@@ -82,8 +83,8 @@ def test_bertlab_save_then_transformers_load(minilm, batch, tmp_path):
     assert not info["unexpected_keys"] and not info["mismatched_keys"]
     with torch.no_grad():
         ours, ref = minilm(**batch), theirs.eval()(**batch)
-    torch.testing.assert_close(ours.last_hidden_state, ref.last_hidden_state, atol=1e-5, rtol=0)
-    torch.testing.assert_close(ours.pooler_output, ref.pooler_output, atol=1e-5, rtol=0)
+    assert_close(ours.last_hidden_state, ref.last_hidden_state, ulps=DEEP)
+    assert_close(ours.pooler_output, ref.pooler_output, ulps=DEEP)
 
 
 def test_transformers_save_then_bertlab_load(minilm_path, batch, tmp_path):
@@ -93,7 +94,7 @@ def test_transformers_save_then_bertlab_load(minilm_path, batch, tmp_path):
     assert ours.loading_info["missing_keys"] == [] and ours.loading_info["unexpected_keys"] == []
     with torch.no_grad():
         a, b = ours(**batch), theirs(**batch)
-    torch.testing.assert_close(a.last_hidden_state, b.last_hidden_state, atol=1e-5, rtol=0)
+    assert_close(a.last_hidden_state, b.last_hidden_state, ulps=DEEP)
 
 
 def test_task_checkpoint_from_transformers_loads_into_bare_and_head_models(
@@ -107,11 +108,11 @@ def test_task_checkpoint_from_transformers_loads_into_bare_and_head_models(
     head = TinyClassifier.from_pretrained(tmp_path)
     assert head.config.num_labels == 3
     assert head.loading_info["missing_keys"] == [] and head.loading_info["unexpected_keys"] == []
-    torch.testing.assert_close(head.classifier.weight, theirs.classifier.weight)
+    assert_close(head.classifier.weight, theirs.classifier.weight, ulps=0)
     with torch.no_grad():
         a = bare(**batch).pooler_output
         b = theirs.eval().bert(**batch).pooler_output
-    torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+    assert_close(a, b, ulps=DEEP)
 
 
 def test_bare_checkpoint_into_head_model_reports_the_new_head(minilm_path, minilm, caplog):
@@ -124,7 +125,7 @@ def test_bare_checkpoint_into_head_model_reports_the_new_head(minilm_path, minil
     assert float(head.classifier.weight.detach().std()) == pytest.approx(
         0.02, rel=0.2
     )  # initialised
-    torch.testing.assert_close(head.bert.pooler.dense.weight, minilm.pooler.dense.weight)
+    assert_close(head.bert.pooler.dense.weight, minilm.pooler.dense.weight, ulps=0)
 
 
 def test_head_model_save_loads_in_transformers(minilm_path, batch, tmp_path):
@@ -138,7 +139,7 @@ def test_head_model_save_loads_in_transformers(minilm_path, batch, tmp_path):
     with torch.no_grad():
         ours = head(**batch)
         ref = theirs.eval()(**batch).logits
-    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=0)
+    assert_close(ours, ref, ulps=DEEP)
     again = TinyClassifier.from_pretrained(tmp_path)
     assert again.config.id2label == {0: "neg", 1: "pos"} and again.config.label2id["pos"] == 1
 
@@ -149,16 +150,14 @@ def test_tied_weights_save_and_reload(tmp_path):
     assert model.decoder.weight is model.bert.embeddings.word_embeddings.weight
     model.save_pretrained(tmp_path)
     saved = load_file(str(tmp_path / "model.safetensors"))
-    torch.testing.assert_close(
-        saved["decoder.weight"], saved["bert.embeddings.word_embeddings.weight"]
-    )
+    assert_close(saved["decoder.weight"], saved["bert.embeddings.word_embeddings.weight"], ulps=0)
     (tmp_path / "model.safetensors").unlink()
     del saved["decoder.weight"]  # a file that stores the tied weight once
     save_file(saved, str(tmp_path / "model.safetensors"))
     again = TiedLM.from_pretrained(tmp_path)
     assert again.loading_info["missing_keys"] == []
     assert again.decoder.weight is again.bert.embeddings.word_embeddings.weight
-    torch.testing.assert_close(again.decoder.weight, model.decoder.weight)
+    assert_close(again.decoder.weight, model.decoder.weight, ulps=0)
 
 
 def test_pytorch_bin_with_legacy_names(minilm_path, minilm, batch, tmp_path):
@@ -176,9 +175,7 @@ def test_pytorch_bin_with_legacy_names(minilm_path, minilm, batch, tmp_path):
         loaded.loading_info["missing_keys"] == [] and loaded.loading_info["unexpected_keys"] == []
     )
     with torch.no_grad():
-        torch.testing.assert_close(
-            loaded(**batch).last_hidden_state, minilm(**batch).last_hidden_state, atol=0, rtol=0
-        )
+        assert_close(loaded(**batch).last_hidden_state, minilm(**batch).last_hidden_state, ulps=0)
 
 
 def test_pickled_objects_are_refused(tmp_path):

@@ -19,6 +19,7 @@ from bertlab.tasks.common import (
     freeze_embedding_table,
     pad_batch,
 )
+from bertlab.testing import DEEP, assert_close
 
 
 @settings(max_examples=40, deadline=None)
@@ -190,8 +191,8 @@ def test_loss_and_logits_equal_transformers(hf_checkpoint, attention):
     with torch.no_grad():
         expected = reference(**batch, labels=labels)
         got = ours.eval()(**batch, labels=labels)
-    torch.testing.assert_close(got.logits, expected.logits, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(got.loss, expected.loss, atol=1e-6, rtol=1e-6)
+    assert_close(got.logits, expected.logits, ulps=DEEP)
+    assert_close(got.loss, expected.loss, ulps=DEEP)
 
 
 def test_gradients_equal_transformers_without_dropout(minilm_path, hf_checkpoint):
@@ -211,9 +212,7 @@ def test_gradients_equal_transformers_without_dropout(minilm_path, hf_checkpoint
         "bert.pooler.dense.weight",
         "bert.encoder.layer.0.attention.self.query.weight",
     ):
-        torch.testing.assert_close(
-            ours.get_parameter(name).grad, reference.get_parameter(name).grad, atol=1e-5, rtol=1e-4
-        )
+        assert_close(ours.get_parameter(name).grad, reference.get_parameter(name).grad, ulps=DEEP)
 
 
 def test_dynamic_padding_changes_nothing(hf_checkpoint):
@@ -236,7 +235,7 @@ def test_dynamic_padding_changes_nothing(hf_checkpoint):
                 for f in features
             ]
         )
-    torch.testing.assert_close(one_by_one, full, atol=1e-5, rtol=1e-5)
+    assert_close(one_by_one, full, ulps=DEEP)
     assert probabilities.shape == (40, 2)
 
 
@@ -270,9 +269,7 @@ def test_task_checkpoint_round_trips_through_transformers(minilm_path, tmp_path)
     )
     assert batch["input_ids"].tolist() == tokenizer(texts, padding=True)["input_ids"]
     with torch.no_grad():
-        torch.testing.assert_close(
-            model.eval()(**batch).logits, reference(**batch).logits, atol=1e-5, rtol=1e-5
-        )
+        assert_close(model.eval()(**batch).logits, reference(**batch).logits, ulps=DEEP)
     # A task checkpoint is itself a starting point: a new head for a new label set.
     again, _ = load_for_finetuning(
         out, BertForSequenceClassification, num_labels=2, ignore_mismatched_sizes=True
@@ -305,7 +302,7 @@ def test_mean_pooling_baseline(minilm_path):
     features = make_features(tokenizer, dataset.texts, dataset.labels, 64)
     vectors = embed_features(model, features)
     single = model.embed(torch.tensor([features[3]["input_ids"]]))
-    torch.testing.assert_close(vectors[3:4], single, atol=1e-5, rtol=1e-5)
+    assert_close(vectors[3:4], single, ulps=DEEP)
     losses = fit_linear_probe(model, vectors, dataset.labels, steps=100)
     assert losses[-1] < 0.5 * losses[0]
     report = evaluate(model, tokenizer, dataset, 64)
@@ -366,9 +363,7 @@ def test_cli_finetune_evaluate_predict(tmp_path, capsys, monkeypatch):
     assert reference.config.id2label == {0: "negative", 1: "positive"}
     batch = tokenizer(["a fine film", "dull and far too long"], padding=True, return_tensors="pt")
     with torch.no_grad():
-        torch.testing.assert_close(
-            ours.eval()(**batch).logits, reference(**batch).logits, atol=1e-5, rtol=1e-5
-        )
+        assert_close(ours.eval()(**batch).logits, reference(**batch).logits, ulps=DEEP)
     expected = reference(**tokenizer(["dull"], return_tensors="pt")).logits.softmax(-1)[0, 1].item()
     assert predictions[1]["probabilities"]["positive"] == pytest.approx(expected, abs=1e-5)
 

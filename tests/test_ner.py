@@ -22,6 +22,7 @@ from bertlab.tasks.ner import (
     predict_tags,
     split_words,
 )
+from bertlab.testing import DEEP, assert_close
 from bertlab.tokenization import BertTokenizer
 
 LABEL2ID = {label: i for i, label in enumerate(CONLL2003_LABELS)}
@@ -67,16 +68,14 @@ def test_loss_and_logits_equal_transformers(minilm_path, tokenizer, sentences, m
     batch = pad_batch(encode_sentences(tokenizer, sentences[:12], LABEL2ID), 0, {"labels": -100})
     assert (batch["input_ids"] == 0).any(), "the batch should contain padding"
     ours, theirs = model(**batch), reference(**batch)
-    torch.testing.assert_close(ours.loss, theirs.loss, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(ours.logits, theirs.logits, rtol=1e-4, atol=1e-5)
+    assert_close(ours.loss, theirs.loss, ulps=DEEP)
+    assert_close(ours.logits, theirs.logits, ulps=DEEP)
     # gradients of the loss agree too
     model.zero_grad()
     reference.zero_grad()
     model(**batch).loss.backward()
     reference(**batch).loss.backward()
-    torch.testing.assert_close(
-        model.classifier.weight.grad, reference.classifier.weight.grad, rtol=1e-4, atol=1e-6
-    )
+    assert_close(model.classifier.weight.grad, reference.classifier.weight.grad, ulps=DEEP)
     model.zero_grad()
 
 
@@ -145,9 +144,7 @@ def test_cli_finetune_evaluate_predict_and_transformers_loads_it(tmp_path, capsy
     hf_tokenizer = transformers.AutoTokenizer.from_pretrained(str(out))
     batch = hf_tokenizer(["Peter Blackburn flew to Lisbon ."], return_tensors="pt")
     with torch.no_grad():
-        torch.testing.assert_close(
-            ours(**batch).logits, reference(**batch).logits, atol=1e-5, rtol=1e-4
-        )
+        assert_close(ours(**batch).logits, reference(**batch).logits, ulps=DEEP)
 
     wnut = str(SAMPLES_DIR / "wnut17_sample.conll")
     code, captured = run_bertlab(["evaluate", "ner", "--model", str(out), "--data", wnut], capsys)

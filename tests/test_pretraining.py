@@ -33,6 +33,7 @@ from bertlab.pretraining_data import (
     tokenize_documents,
     truncate_seq_pair,
 )
+from bertlab.testing import DEEP, assert_close
 from bertlab.tokenization import BertTokenizer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -436,22 +437,19 @@ def test_pretraining_loss_equals_transformers(tokenizer, real_tokenized, tmp_pat
     batch = real_batch(tokenizer, real_tokenized)
     assert (batch["attention_mask"] == 0).any()  # padding is exercised
     mine, reference = ours(**batch), theirs(**batch)
-    torch.testing.assert_close(mine.loss, reference.loss, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(
-        mine.prediction_logits, reference.prediction_logits, rtol=1e-4, atol=1e-4
-    )
-    torch.testing.assert_close(mine.seq_relationship_logits, reference.seq_relationship_logits)
+    assert_close(mine.loss, reference.loss, ulps=DEEP)
+    assert_close(mine.prediction_logits, reference.prediction_logits, ulps=DEEP)
+    assert_close(mine.seq_relationship_logits, reference.seq_relationship_logits, ulps=DEEP)
     sparse = ours(**batch, labelled_logits_only=True)
-    torch.testing.assert_close(sparse.loss, reference.loss, rtol=1e-5, atol=1e-5)
+    assert_close(sparse.loss, reference.loss, ulps=DEEP)
     # gradients agree too (what training uses; dropout is 0 in this config)
     ours.train(), theirs.train()
     ours(**batch, labelled_logits_only=True).loss.backward()
     theirs(**batch).loss.backward()
-    torch.testing.assert_close(
+    assert_close(
         ours.bert.embeddings.word_embeddings.weight.grad,
         theirs.bert.embeddings.word_embeddings.weight.grad,
-        rtol=1e-4,
-        atol=1e-6,
+        ulps=DEEP,
     )
 
 
@@ -466,11 +464,11 @@ def test_transformers_checkpoint_loads_with_tied_weights(tokenizer, real_tokeniz
     assert ours.loading_info["missing_keys"] == [] and ours.loading_info["unexpected_keys"] == []
     assert ours.cls.predictions.decoder.weight is ours.bert.embeddings.word_embeddings.weight
     batch = real_batch(tokenizer, real_tokenized)
-    torch.testing.assert_close(ours(**batch).loss, theirs(**batch).loss, rtol=1e-5, atol=1e-5)
+    assert_close(ours(**batch).loss, theirs(**batch).loss, ulps=DEEP)
     mlm = BertForMaskedLM.from_pretrained(tmp_path).eval()
     mlm_theirs = transformers.BertForMaskedLM.from_pretrained(tmp_path).eval()
     inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids", "labels")}
-    torch.testing.assert_close(mlm(**inputs).loss, mlm_theirs(**inputs).loss, rtol=1e-5, atol=1e-5)
+    assert_close(mlm(**inputs).loss, mlm_theirs(**inputs).loss, ulps=DEEP)
 
 
 def test_evaluation_counts_masked_positions(tokenizer, real_tokenized):

@@ -16,6 +16,7 @@ from bertlab.data.squad import SquadExample, read_squad
 from bertlab.hub import SAMPLES_DIR
 from bertlab.tasks import qa
 from bertlab.tasks.common import pad_batch
+from bertlab.testing import DEEP, assert_close
 from bertlab.tokenization import BertTokenizer
 
 
@@ -49,13 +50,13 @@ def test_loss_and_logits_equal_transformers(minilm_path, tokenizer, sample, tmp_
     batch = pad_batch(features[:12])  # padded, several windows, some pointing at [CLS]
     with torch.no_grad():
         got, want = ours(**batch), reference(**batch)
-    torch.testing.assert_close(got.start_logits, want.start_logits, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(got.end_logits, want.end_logits, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(got.loss, want.loss, atol=1e-6, rtol=1e-6)
+    assert_close(got.start_logits, want.start_logits, ulps=DEEP)
+    assert_close(got.end_logits, want.end_logits, ulps=DEEP)
+    assert_close(got.loss, want.loss, ulps=DEEP)
     # positions beyond the sequence are ignored in both
     batch["start_positions"][0] = 10_000
     with torch.no_grad():
-        torch.testing.assert_close(ours(**batch).loss, reference(**batch).loss)
+        assert_close(ours(**batch).loss, reference(**batch).loss, ulps=DEEP)
 
 
 # --------------------------------------------------------------------------- features
@@ -245,9 +246,7 @@ def test_cli_finetune_evaluate_predict_and_load_in_transformers(minilm_path, tmp
     ours = qa.BertForQuestionAnswering.from_pretrained(str(out)).eval()
     inputs = hf_tokenizer("Who built it?", "Robert Stevenson built it.", return_tensors="pt")
     with torch.no_grad():
-        torch.testing.assert_close(
-            ours(**inputs).start_logits, reference(**inputs).start_logits, atol=1e-5, rtol=1e-5
-        )
+        assert_close(ours(**inputs).start_logits, reference(**inputs).start_logits, ulps=DEEP)
 
     context = "The Bell Rock Lighthouse was built by Robert Stevenson between 1807 and 1810."
     predicted = _cli(

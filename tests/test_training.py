@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from transformers import get_linear_schedule_with_warmup
 
 from bertlab.optim import decay_parameter_groups
+from bertlab.testing import DEEP, assert_close
 from bertlab.training import History, NonFiniteLossError, TrainingConfig, train
 
 REPO = Path(__file__).resolve().parent.parent
@@ -105,7 +106,7 @@ def test_matches_a_hand_written_torch_loop():
             if step == 12:
                 break
     for a, b in zip(ours.parameters(), reference.parameters(), strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        assert_close(a, b, ulps=DEEP)
     steps, logged = history.metric("loss")
     assert steps == list(range(1, 13))
     assert logged == pytest.approx(losses, rel=1e-5)
@@ -138,7 +139,7 @@ def test_lr_multipliers_give_a_head_its_own_learning_rate():
         schedule.step()
         optimizer.zero_grad()
     for a, b in zip(ours.parameters(), reference.parameters(), strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        assert_close(a, b, ulps=DEEP)
     assert history.metric("lr")[1][0] == pytest.approx(1e-2)  # the base rate is what is logged
 
     with pytest.raises(ValueError, match="no parameter name starts with 'head'"):
@@ -162,7 +163,7 @@ def test_the_fused_optimizer_is_used_and_matches_the_unfused_one(monkeypatch):
     train(plain, data, quiet(max_steps=8, epochs=None, fused_optimizer=False))
     assert made == [True, False]
     for a, b in zip(fused.parameters(), plain.parameters(), strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        assert_close(a, b, ulps=DEEP)
 
 
 def test_gradient_accumulation_equals_the_big_batch():
@@ -175,7 +176,7 @@ def test_gradient_accumulation_equals_the_big_batch():
         quiet(max_steps=4, epochs=None, accumulation_steps=2),
     )
     for a, b in zip(big.parameters(), small.parameters(), strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        assert_close(a, b, ulps=DEEP)
 
 
 def test_epochs_budget_and_training_reduces_the_loss():
@@ -198,7 +199,7 @@ def test_evaluation_does_not_change_the_training_trajectory():
     train(plain, data, quiet(max_steps=6, epochs=None))
     history = train(evaluated, data, quiet(max_steps=6, epochs=None, eval_every=2), eval_fn)
     for a, b in zip(plain.parameters(), evaluated.parameters(), strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
+        assert_close(a, b, ulps=0)
     assert history.metric("accuracy")[0] == [2, 4, 6]
     assert evaluated.training
 
@@ -237,7 +238,7 @@ def test_resume_after_an_interruption_is_exact(tmp_path):
     resumed = fresh_model(seed=99, dropout=0.3)  # a new process: different init, same checkpoint
     history = train(resumed, data, quiet(**settings, output_dir=tmp_path / "b", resume=True))
     for a, b in zip(uninterrupted.parameters(), resumed.parameters(), strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
+        assert_close(a, b, ulps=0)
     assert [r["step"] for r in history.records] == list(range(1, 8))
 
 
@@ -362,7 +363,7 @@ def test_two_process_torchrun_matches_one_process(tmp_path):
     one = torch.load(tmp_path / "one.pt", weights_only=True)
     two = torch.load(tmp_path / "two.pt", weights_only=True)
     for name in one:
-        torch.testing.assert_close(one[name], two[name], rtol=1e-5, atol=1e-6)
+        assert_close(one[name], two[name], ulps=DEEP)
     torch.manual_seed(1)
     initial = nn.Linear(6, 16).weight
     assert not torch.allclose(one["dense.weight"], initial)  # it did train
