@@ -32,17 +32,17 @@ from typing import Any
 
 __all__ = ["Tolerance", "describe", "difference"]
 
-DEEP_ULPS = 64  # bertlab.testing.DEEP, repeated here so that importing this module stays light
-
 
 @dataclass(frozen=True)
 class Tolerance:
     """How close a float must be: `abs_tol` when given, else `ulps` float32 ulps of `scale`.
 
-    `scale` defaults to the largest magnitude in the expected value (see bertlab.testing).
+    `ulps` defaults to bertlab.testing.DEEP (looked up when first needed, so that importing
+    this module does not import torch); `scale` to the largest expected magnitude. Float32
+    even for float64 values: a learner's answer may well have been computed in float32.
     """
 
-    ulps: float = DEEP_ULPS
+    ulps: float | None = None
     abs_tol: float | None = None
     scale: float | None = None
 
@@ -51,10 +51,11 @@ class Tolerance:
             return self.abs_tol
         import torch
 
-        from bertlab.testing import float_tolerance
+        from bertlab.testing import DEEP, float_tolerance
 
+        ulps = DEEP if self.ulps is None else self.ulps
         expected = torch.as_tensor(expected, dtype=torch.float64)
-        return float_tolerance(expected, self.ulps, dtype=torch.float32, scale=self.scale)
+        return float_tolerance(expected, ulps, dtype=torch.float32, scale=self.scale)
 
 
 def difference(

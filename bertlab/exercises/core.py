@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import html
 import importlib
+import inspect
 import pkgutil
 import re
 from collections.abc import Callable, Sequence
@@ -31,7 +32,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from functools import cache
 from typing import Any, ClassVar
 
-from bertlab.exercises.compare import DEEP_ULPS, Tolerance, describe, difference
+from bertlab.exercises.compare import Tolerance, describe, difference
 
 __all__ = [
     "Case",
@@ -131,11 +132,19 @@ class Case:
             return item
         return cls(args=item if isinstance(item, tuple) else (item,))
 
-    def describe(self) -> str:
+    def describe(self, function: Callable | None = None) -> str:
+        """The label, else the arguments, named after `function`'s parameters when they bind."""
         if self.label:
             return self.label
-        parts = [describe(arg, 40) for arg in self.args]
-        parts += [f"{key}={describe(value, 30)}" for key, value in self.kwargs.items()]
+        try:
+            named = inspect.signature(function).bind(*self.args, **self.kwargs).arguments
+        except (TypeError, ValueError):  # no function, or one whose signature does not fit
+            named = None
+        if named is not None:
+            parts = [f"{name}={describe(value, 40)}" for name, value in named.items()]
+        else:
+            parts = [describe(arg, 40) for arg in self.args]
+            parts += [f"{key}={describe(value, 30)}" for key, value in self.kwargs.items()]
         return f"({', '.join(parts)})"
 
 
@@ -192,7 +201,7 @@ class ValueExercise(Exercise):
     answer: Any
     mistakes: Sequence[Mistake]
     ordered: bool = True
-    ulps: float = DEEP_ULPS
+    ulps: float | None = None  # None: bertlab.testing.DEEP
     abs_tol: float | None = None
 
     def reference_answer(self) -> Any:
@@ -234,7 +243,7 @@ class FunctionExercise(Exercise):
     call: Callable | None = None
     compare: Callable[[Any, Any], str | None] | None = None
     ordered: bool = True
-    ulps: float = DEEP_ULPS
+    ulps: float | None = None  # None: bertlab.testing.DEEP
     abs_tol: float | None = None
     scale: float | None = None
 
@@ -261,13 +270,13 @@ class FunctionExercise(Exercise):
         cases = self.cases()
         outputs = [self._run(answer, case) for case in cases]
         for case, output in zip(cases, outputs):
+            where = case.describe(None if self.call else self.reference)
             if isinstance(output, _Raised):
-                return self._result(False, f"on input {case.describe()} it raised {output}.")
+                return self._result(False, f"on input {where} it raised {output}.")
             problem = self._difference(output, self._run(self.reference, case))
             if problem:
                 why = self._matching_mistake(outputs, cases)
-                text = why or f"on input {case.describe()}: {problem}."
-                return self._result(False, f"not yet: {text}")
+                return self._result(False, f"not yet: {why or f'on input {where}: {problem}.'}")
         return self._right(f"right on all {len(cases)} test inputs.")
 
     def _run(self, answer: Callable, case: Case) -> Any:

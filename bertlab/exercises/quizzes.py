@@ -199,11 +199,13 @@ def question_html(question: Question, number: int) -> str:
     """The question and its lettered options, with nothing that gives the answer away."""
     prompt = f"<p><b>{number}.</b> {_inline_html(question.prompt)}</p>"
     if isinstance(question, ChoiceQuestion):
-        items = "".join(f"<li>{_inline_html(option.text)}</li>" for option in question.options)
-        body = f'<ol type="a" style="margin-top:0">{items}</ol>'
+        body = "".join(
+            f'<div style="margin-left:1.5em">{letter}) {_inline_html(option.text)}</div>'
+            for letter, option in zip(LETTERS, question.options)
+        )
     else:
         body = "<p><i>Answer with a number.</i></p>"
-    return f'<div class="bertlab-quiz-question">{prompt}{body}</div>'
+    return f'<div class="bertlab-quiz-question" style="margin-top:0.8em">{prompt}{body}</div>'
 
 
 def _feedback_html(text: str) -> str:
@@ -260,7 +262,7 @@ def _display_widget_quiz(notebook: str) -> None:
             else number_widget(question)
         )
         bundle = widget._repr_mimebundle_()
-        bundle["text/plain"] = f"[answer widget of question {number}]"  # the same on every run
+        bundle["text/plain"] = f"[run this cell to answer question {number} here]"  # same every run
         display(bundle, raw=True)
 
 
