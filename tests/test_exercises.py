@@ -36,6 +36,7 @@ from bertlab.exercises import (
     UnknownExerciseError,
     ValueExercise,
     check,
+    compare,
     core,
     hint,
     quiz,
@@ -334,6 +335,27 @@ def test_floats_are_compared_within_ulps_of_their_scale_from_bertlab_testing():
     assert check(
         "99.5", lambda x, temperature=1.0: softmax_rows(x.double(), temperature=temperature).numpy()
     )
+
+
+@pytest.mark.parametrize(
+    ("actual", "expected", "verdict"),
+    [
+        (torch.tensor([float("nan"), 1.0]), torch.tensor([float("nan"), 1.0]), None),
+        (torch.tensor([float("-inf"), 0.5]), torch.tensor([float("-inf"), 0.5]), None),
+        (torch.tensor([0.0, 0.5]), torch.tensor([float("-inf"), 0.5]), "first at index (0,)"),
+        (np.array([[1, 2], [3, 4]]), torch.tensor([[1, 2], [3, 4]]), None),
+        ([[1.0, 2.0]], torch.tensor([[1.0, 2.0]]), None),
+        (0.5, torch.tensor(0.5), None),
+        (torch.tensor([1, 0]), torch.tensor([True, False]), "expected a bool tensor"),
+        ({"b": [1, 2], "a": 1}, {"a": 1, "b": [1, 2]}, None),
+        ({"a": 1}, {"a": 1, "b": 2}, "missing keys ['b']"),
+        ({"a": 1, "b": (1, 3)}, {"a": 1, "b": [1, 2]}, "['b']: item 1: got 3, expected 2"),
+        (["x", "y"], ("x", "y"), None),
+    ],
+)
+def test_any_correct_form_is_right_and_a_wrong_one_is_named(actual, expected, verdict):
+    found = compare.difference(actual, expected)
+    assert found == verdict if verdict is None else verdict in found, found
 
 
 @pytest.mark.usefixtures("notebook_99")

@@ -55,7 +55,11 @@ class Tolerance:
 
         ulps = DEEP if self.ulps is None else self.ulps
         expected = torch.as_tensor(expected, dtype=torch.float64)
-        return float_tolerance(expected, ulps, dtype=torch.float32, scale=self.scale)
+        scale = self.scale
+        if scale is None:  # the largest finite magnitude: a NaN or an inf expected is no scale
+            finite = expected[expected.isfinite()].abs()
+            scale = float(finite.max()) if finite.numel() else 0.0
+        return float_tolerance(expected, ulps, dtype=torch.float32, scale=scale)
 
 
 def difference(
@@ -85,15 +89,14 @@ def describe(value: Any, width: int = 60) -> str:
     """A short, one-line picture of a value for feedback: tensors by shape unless tiny."""
     if _is_array(value):
         tensor = _as_tensor(value)
-        if tensor.numel() <= 6:
-            return _clip(
-                f"{_kind_name(tensor)} {[_number(x) for x in tensor.flatten().tolist()]}", width
-            )
+        if 0 < tensor.numel() <= 6:
+            values = ", ".join(_number(x) for x in tensor.flatten().tolist())
+            return _clip(f"{_kind_name(tensor)} [{values}]", width)
         return f"{_kind_name(tensor)} of shape {tuple(tensor.shape)}"
     if isinstance(value, float):
         return _number(value)
     if callable(value) and hasattr(value, "__name__"):
-        return f"function {value.__name__}"
+        return f"{'class' if isinstance(value, type) else 'function'} {value.__name__}"
     return _clip(" ".join(repr(value).split()), width)
 
 
@@ -200,12 +203,11 @@ def _torch():
 
 def _array_difference(actual, expected, tolerance: Tolerance, reveal: bool) -> str | None:
     expected = _as_tensor(expected)
-    try:
-        actual = (
-            _as_tensor(actual) if _is_array(actual) or isinstance(actual, list | tuple) else actual
-        )
-    except (TypeError, ValueError, RuntimeError):
-        pass
+    if _is_array(actual) or isinstance(actual, list | tuple | Real):
+        try:
+            actual = _as_tensor(actual)
+        except (TypeError, ValueError, RuntimeError):  # a list of strings, of ragged lists...
+            pass
     if not _is_array(actual):
         return _wrong_type(actual, f"a tensor of shape {tuple(expected.shape)}")
     if actual.shape != expected.shape:

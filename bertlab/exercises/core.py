@@ -150,7 +150,7 @@ class Case:
 
 @dataclass(frozen=True)
 class Exercise:
-    """What every exercise has: an id like "04.2", a title, a hint, and a feedback on success."""
+    """What every exercise has: an id like "04.2", a title, a hint, and what to say when right."""
 
     id: str
     title: str
@@ -235,6 +235,8 @@ class FunctionExercise(Exercise):
     copied for every call, so an answer that changes its inputs in place cannot spoil the next.
     `compare(actual, expected)` may replace compare.difference: None when right, else a phrase.
     `scale` sets the magnitude the ulps are counted in (see bertlab.testing.float_tolerance).
+    A reference that draws random numbers takes its seed or generator as an input (or `call`
+    seeds before each run): the learner's code and the reference must see the same draws.
     """
 
     reference: Callable
@@ -252,6 +254,9 @@ class FunctionExercise(Exercise):
 
     def wrong_answers(self) -> list[Any]:
         return [mistake.answer for mistake in self.mistakes]
+
+    def _how_to_answer(self) -> str:
+        return f'Write it, then run check("{self.id}", your_function); hint("{self.id}") helps.'
 
     def cases(self) -> list[Case]:
         items = self.inputs() if callable(self.inputs) else self.inputs
