@@ -475,6 +475,7 @@ def test_quiz_answers_are_graded_with_an_explanation_per_option():
     ]
     assert "17 is too high; try again." in str(quiz("99", answers=["a", 17, "b"]))
     assert "answer with one letter from a to c" in str(quiz("99", answers=["z", 16, "b"]))
+    assert "answer with one letter from a to c" in str(quiz("99", answers=["ab", 16, "b"]))
     with pytest.raises(ValueError, match="quiz 99 has 3 questions, got 2 answers"):
         quiz("99", answers=["a", 16])
 

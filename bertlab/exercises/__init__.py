@@ -65,7 +65,8 @@ its own checker; a quiz has 3-5 questions, a ChoiceQuestion exactly one right op
 answer that is a class (`call=lambda Adam, params: ...`), `compare=` replaces the default
 comparison (compare.py), `ulps`/`abs_tol`/`scale` set the float tolerance (bertlab.testing).
 A solution notebook, `solutions/NN_topic_solutions.ipynb`, asserts `check(...)` for every
-auto-checked exercise (see solutions/README.md).
+auto-checked exercise (see solutions/README.md). A complete small example of every kind, with
+the feedback each answer gets, is the fake notebook 99 of tests/test_exercises.py.
 
 A notebook shows its exercises with the ids: "**Exercise 08.2** ... `check("08.2", n)`", and
 ends with a code cell `quiz("08")`. Its outputs are the same on every run (nbval compares the

@@ -47,7 +47,7 @@ class ChoiceQuestion:
 
     def grade(self, answer) -> tuple[bool, str]:
         letter = str(answer).strip().lower()
-        if letter not in LETTERS[: len(self.options)] or not letter:
+        if len(letter) != 1 or letter not in LETTERS[: len(self.options)]:
             return False, f"answer with one letter from a to {LETTERS[len(self.options) - 1]}"
         option = self.options[LETTERS.index(letter)]
         return option.right, _feedback(option.right, f"{letter}) {option.why}")
@@ -221,7 +221,9 @@ def choice_widget(question: ChoiceQuestion):
     buttons = widgets.ToggleButtons(
         options=letters, value=None, style={"button_width": "2.6em"}, tooltips=letters
     )
-    explanations = [widgets.HTML(_feedback_html(question.grade(letter)[1])) for letter in letters]
+    explanations = [
+        widgets.HTMLMath(_feedback_html(question.grade(letter)[1])) for letter in letters
+    ]
     stack = widgets.Stack(explanations, selected_index=None)
     widgets.jsdlink((buttons, "index"), (stack, "selected_index"))
     return widgets.VBox([buttons, stack])
@@ -232,7 +234,7 @@ def number_widget(question: NumberQuestion):
     import ipywidgets as widgets
 
     box = widgets.Text(placeholder="a number, then Enter", continuous_update=False)
-    feedback = widgets.HTML()
+    feedback = widgets.HTMLMath()
 
     def grade(change) -> None:
         if change["new"].strip():
@@ -246,7 +248,16 @@ def _display_widget_quiz(notebook: str) -> None:
     from IPython.display import display
 
     questions = _questions(notebook)
-    intro = f"Quiz, notebook {notebook}: pick a letter (or type a number and press Enter)."
+    kinds = {type(question) for question in questions}
+    how = [
+        text
+        for kind, text in [
+            (ChoiceQuestion, "pick a letter"),
+            (NumberQuestion, "type a number and press Enter"),
+        ]
+        if kind in kinds
+    ]
+    intro = f"Quiz, notebook {notebook}: {' or '.join(how)}."
     display({"text/plain": intro, "text/html": f"<p><b>{html.escape(intro)}</b></p>"}, raw=True)
     for number, question in enumerate(questions, 1):
         display(
