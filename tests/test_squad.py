@@ -246,7 +246,11 @@ def _document(answer_start=0, **qa_overrides):
 
 def test_misplaced_answer_start_names_the_question_id(tmp_path):
     path = _write(tmp_path, _document(answer_start=4))
-    with pytest.raises(SquadFormatError, match=r"bad\.json: question id q-42: answer_start 4"):
+    with pytest.raises(
+        SquadFormatError,
+        match=r"bad\.json: data\[0\]\.paragraphs\[0\]\.qas\[0\]\.answers\[0\] "
+        r"\(question id q-42\): answer_start 4 points at 'wro'",
+    ):
         read_squad(path)
 
 

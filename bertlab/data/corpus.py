@@ -8,9 +8,9 @@ an article (WikiText's `= Title =` headings), or, for a file with neither, a run
 split into sentences with a small rule-based splitter (end punctuation followed by
 a capital letter), which is what BERT's data pipeline assumed had been done.
 
-Resolution: an explicit path (a text file or a folder of them), else
-`BERTLAB_DATA/corpus`, else WikiText-2 from the Hugging Face Hub (needs `pyarrow`),
-else the small sample `data/corpus_sample.txt` written for this project.
+Found by `bertlab.hub.lookup_dataset`: an explicit path (a text file or a folder of
+them), else `BERTLAB_DATA/corpus`, else WikiText-2 from the Hugging Face Hub (needs
+`pyarrow`), else the small sample `data/corpus_sample.txt` written for this project.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import os
 import re
 from pathlib import Path
 
-from bertlab.hub import find_dataset_file, hub_download, hub_is_offline, sample_file
+from bertlab.data.common import DataError, read_text
+from bertlab.hub import hub_download, lookup_dataset
 
 __all__ = ["load_corpus", "read_documents", "split_sentences"]
 
@@ -117,7 +118,8 @@ def _prose_documents(lines: list[str], paragraphs_per_document: int) -> list[Doc
 def read_documents(path: str | os.PathLike, *, paragraphs_per_document: int = 40) -> list[Document]:
     """Read one text file, or every text file in a folder (sorted, recursively), into documents.
 
-    Raises FileNotFoundError for a missing path, ValueError when nothing readable is there.
+    Raises FileNotFoundError for a missing path, `DataError` (a ValueError) when a file is
+    not UTF-8 or nothing readable is there.
     """
     path = Path(path).expanduser()
     if not path.exists():
@@ -125,15 +127,12 @@ def read_documents(path: str | os.PathLike, *, paragraphs_per_document: int = 40
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in TEXT_SUFFIXES)
         if not files:
-            raise ValueError(f"{path}: no text files ({', '.join(TEXT_SUFFIXES)}) in this folder")
+            raise DataError(f"{path}: no text files ({', '.join(TEXT_SUFFIXES)}) in this folder")
     else:
         files = [path]
     documents: list[Document] = []
     for file in files:
-        try:
-            lines = file.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as error:
-            raise ValueError(f"{file}: not UTF-8 text ({error})") from error
+        lines = read_text(file, allow_empty=True).splitlines()  # an empty file in a folder is fine
         wikitext = any(WIKI_TITLE.match(line) for line in lines[:50])
         if wikitext:
             documents.extend(_wikitext_documents(lines))
@@ -142,7 +141,7 @@ def read_documents(path: str | os.PathLike, *, paragraphs_per_document: int = 40
     documents = [doc for doc in documents if doc]
     if not documents:
         names = ", ".join(str(f) for f in files[:3]) + (" ..." if len(files) > 3 else "")
-        raise ValueError(f"{names}: the corpus is empty (no sentences found)")
+        raise DataError(f"{names}: the corpus is empty (no sentences found)")
     return documents
 
 
@@ -156,11 +155,25 @@ def _hub_wikitext(split: str = "validation") -> list[Document]:
     try:
         import pyarrow.parquet as pq
     except ImportError as error:
-        raise ConnectionError(
+        raise ImportError(
             "reading WikiText from the Hub needs pyarrow (pip install pyarrow)"
         ) from error
     lines = [str(text) for text in pq.read_table(parquet).column("text").to_pylist()]
     return _wikitext_documents(lines)
+
+
+def _read_corpus(
+    path: Path, files: list[str] | None, paragraphs_per_document: int
+) -> list[Document]:
+    """The whole file or folder, or only the named `files` inside the folder."""
+    if not files:
+        return read_documents(path, paragraphs_per_document=paragraphs_per_document)
+    documents: list[Document] = []
+    for name in files:
+        documents.extend(
+            read_documents(path / name, paragraphs_per_document=paragraphs_per_document)
+        )
+    return documents
 
 
 def load_corpus(
@@ -171,23 +184,17 @@ def load_corpus(
 ) -> list[Document]:
     """Documents of sentences from the first source that exists (see the module docstring).
 
-    `files` picks files inside `BERTLAB_DATA/corpus` (e.g. `["war_and_peace.txt"]`).
+    `files` picks files inside the folder (`BERTLAB_DATA/corpus` or `path`), e.g.
+    `["war_and_peace.txt"]`.
     """
-    if path is not None:
-        return read_documents(path, paragraphs_per_document=paragraphs_per_document)
-    folder = find_dataset_file("corpus")
-    if folder is not None:
-        if not files:
-            return read_documents(folder, paragraphs_per_document=paragraphs_per_document)
-        documents: list[Document] = []
-        for name in files:
-            documents.extend(
-                read_documents(folder / name, paragraphs_per_document=paragraphs_per_document)
-            )
-        return documents
-    if not hub_is_offline():
-        try:
-            return _hub_wikitext()
-        except ConnectionError:
-            pass  # fall through to the sample
-    return read_documents(sample_file("corpus_sample.txt"))
+    documents, _ = lookup_dataset(
+        "corpus",
+        "corpus",
+        lambda found: _read_corpus(found, files, paragraphs_per_document),
+        path=path,
+        from_hub=_hub_wikitext,
+        hub_name="Salesforce/wikitext wikitext-2-raw-v1 validation",
+        sample="corpus_sample.txt",
+        read_sample=lambda sample: read_documents(sample),
+    )
+    return documents
