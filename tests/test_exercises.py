@@ -27,6 +27,7 @@ import bertlab.exercises as ex
 from bertlab.exercises import (
     Case,
     ChoiceQuestion,
+    Computed,
     ExerciseDefinitionError,
     FunctionExercise,
     Mistake,
@@ -82,7 +83,7 @@ FAKE_EXERCISES = [
         "99.1",
         "Parameters of a 3x4 linear layer",
         hint="A weight per input-output pair, and a bias per output.",
-        answer=16,
+        answer=Computed(lambda: sum(p.numel() for p in torch.nn.Linear(3, 4).parameters())),
         mistakes=[Mistake(12, "that forgets the four biases.")],
         explanation="Weights 3·4, plus 4 biases.",
     ),
@@ -198,6 +199,15 @@ def test_a_right_value_is_truthy_one_line_and_renders_as_html():
     assert "Weights 3·4, plus 4 biases." in str(result)
     assert "✓ 99.1" in result._repr_html_() and result._repr_html_().count("<div") == 1
     assert check("99.1", 16.0) and check("99.1", np.int64(16)) and check("99.1", torch.tensor(16))
+
+
+def test_a_computed_answer_is_computed_once_when_first_checked_and_never_shown():
+    calls = []
+    answer = Computed(lambda: calls.append(1) or 16)
+    exercise = ValueExercise("98.1", "t", hint="h", answer=answer, mistakes=[Mistake(12, "w")])
+    assert calls == [] and "16" not in repr(exercise) and "12" not in repr(exercise)
+    assert exercise.check(16) and not exercise.check(12) and exercise.check(16.0)
+    assert calls == [1]
 
 
 @pytest.mark.usefixtures("notebook_99")

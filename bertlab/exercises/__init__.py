@@ -22,15 +22,15 @@ One module a notebook (nb04.py, nb08b.py) defines two lists; it is imported only
 first asks for one of its ids, so it may import torch and bertlab freely:
 
     from bertlab.exercises import (
-        Case, ChoiceQuestion, FunctionExercise, Mistake, NumberQuestion, OpenExercise, Option,
-        ValueExercise,
+        Case, ChoiceQuestion, Computed, FunctionExercise, Mistake, NumberQuestion, OpenExercise,
+        Option, ValueExercise,
     )
 
     EXERCISES = [
         ValueExercise(
             "08.2", "Parameters of BERT-large",
             hint="Count one block (4 H×H attention matrices, 2 H×I FFN matrices, biases, 2 LayerNorms), ...",
-            answer=335_141_888,
+            answer=Computed(_bert_large_parameters),  # computed by the package, not typed in
             mistakes=[Mistake(334_092_288, "that leaves out the pooler (an H×H layer and its bias).")],
             explanation="24 blocks of 12.6 M parameters each hold 90% of them.",   # shown when right
         ),
@@ -76,6 +76,7 @@ questions' text and skips the widget ids), so the cell needs no NBVAL_IGNORE_OUT
 from bertlab.exercises.core import (
     Case,
     CheckResult,
+    Computed,
     Exercise,
     ExerciseDefinitionError,
     FunctionExercise,
@@ -95,6 +96,7 @@ __all__ = [
     "Case",
     "CheckResult",
     "ChoiceQuestion",
+    "Computed",
     "Exercise",
     "ExerciseDefinitionError",
     "FunctionExercise",

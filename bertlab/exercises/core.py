@@ -29,7 +29,7 @@ import pkgutil
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Any, ClassVar
 
 from bertlab.exercises.compare import Tolerance, describe, difference
@@ -37,6 +37,7 @@ from bertlab.exercises.compare import Tolerance, describe, difference
 __all__ = [
     "Case",
     "CheckResult",
+    "Computed",
     "Exercise",
     "ExerciseDefinitionError",
     "FunctionExercise",
@@ -109,6 +110,29 @@ def _one_line(text: str) -> str:
 # --- exercise kinds ------------------------------------------------------------------------
 
 
+class Computed:
+    """A value of a `ValueExercise` computed by the package when first checked, not typed in.
+
+    `ValueExercise(answer=Computed(lambda: BertModel(large_config).num_parameters()), ...)`:
+    the number comes from the code the notebook teaches, and the module still imports fast.
+    Usable for a `Mistake`'s answer too.
+    """
+
+    def __init__(self, function: Callable[[], Any]):
+        self.function = function
+
+    @cached_property
+    def value(self) -> Any:
+        return self.function()
+
+    def __repr__(self) -> str:
+        return "Computed(...)"  # never the value: a repr must not give the answer away
+
+
+def _resolved(value: Any) -> Any:
+    return value.value if isinstance(value, Computed) else value
+
+
 @dataclass(frozen=True)
 class Mistake:
     """A wrong answer a learner is likely to give, and what is wrong with it (one sentence)."""
@@ -156,7 +180,7 @@ class Exercise:
     title: str
     _: KW_ONLY
     hint: str
-    explanation: str = ""
+    explanation: str = field(default="", repr=False)  # shown when right, so it may tell the answer
     auto_checked: ClassVar[bool] = True
 
     def check(self, answer: Any = NOT_GIVEN) -> CheckResult:
@@ -198,24 +222,24 @@ class ValueExercise(Exercise):
     value found approximately (a minimum found on a grid, a rate read off a plot).
     """
 
-    answer: Any
-    mistakes: Sequence[Mistake]
+    answer: Any = field(repr=False)  # a learner's repr() of the exercise must not show it
+    mistakes: Sequence[Mistake] = field(repr=False)
     ordered: bool = True
     ulps: float | None = None  # None: bertlab.testing.DEEP
     abs_tol: float | None = None
 
     def reference_answer(self) -> Any:
-        return self.answer
+        return _resolved(self.answer)
 
     def wrong_answers(self) -> list[Any]:
-        return [mistake.answer for mistake in self.mistakes]
+        return [_resolved(mistake.answer) for mistake in self.mistakes]
 
     def _check(self, answer: Any) -> CheckResult:
-        problem = self._difference(answer, self.answer)
+        problem = self._difference(answer, self.reference_answer())
         if problem is None:
             return self._right()
         for mistake in self.mistakes:
-            if self._difference(answer, mistake.answer) is None:
+            if self._difference(answer, _resolved(mistake.answer)) is None:
                 return self._result(False, f"not yet: {mistake.why}")
         return self._result(False, f"not yet: {problem}.")
 
@@ -239,9 +263,9 @@ class FunctionExercise(Exercise):
     seeds before each run): the learner's code and the reference must see the same draws.
     """
 
-    reference: Callable
-    inputs: Sequence | Callable[[], Sequence]
-    mistakes: Sequence[Mistake]
+    reference: Callable = field(repr=False)
+    inputs: Sequence | Callable[[], Sequence] = field(repr=False)
+    mistakes: Sequence[Mistake] = field(repr=False)
     call: Callable | None = None
     compare: Callable[[Any, Any], str | None] | None = None
     ordered: bool = True
@@ -334,7 +358,7 @@ class _Raised:
 class OpenExercise(Exercise):
     """A question answered in words: after an attempt, the learner compares with `model_answer`."""
 
-    model_answer: str
+    model_answer: str = field(repr=False)
     auto_checked: ClassVar[bool] = False
 
     def reference_answer(self) -> Any:
@@ -427,7 +451,7 @@ def _validate_exercise(exercise: Any, notebook: str, where: str) -> None:
             f"{where}: exercise {exercise.id} lists no mistakes: give at least one wrong answer "
             "with why it is wrong, so a test can prove the checker rejects it"
         )
-    if exercise.reference_answer() is None:
+    if None in (getattr(exercise, name, "") for name in ("answer", "reference", "model_answer")):
         raise ExerciseDefinitionError(f"{where}: exercise {exercise.id} has no reference answer")
     for mistake in getattr(exercise, "mistakes", ()):
         if not isinstance(mistake, Mistake) or not mistake.why.strip():
