@@ -165,7 +165,13 @@ def test_qa_benchmark_by_name(real_data):
 # --------------------------------------------------------------------------- Hugging Face datasets
 @pytest.fixture
 def hf_datasets(tmp_path, monkeypatch):
+    """`datasets`, offline (whatever the environment said at import) and caching under tmp_path."""
     datasets = pytest.importorskip("datasets")
+    import huggingface_hub
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
     return datasets
 
@@ -217,6 +223,9 @@ def test_in_memory_datasets_for_the_three_tasks(hf_datasets):
     bad = hf_datasets.Dataset.from_list([{"text": "x", "label": -1}])
     with pytest.raises(DataError, match=r"a datasets\.Dataset row 0: label -1 is not a class id"):
         classification.from_hf_dataset(bad)
+    empty = hf_datasets.Dataset.from_dict({"text": [], "label": []})
+    with pytest.raises(DataError, match=r"my dev set: no rows"):
+        classification.from_hf_dataset(empty, source="my dev set")
 
 
 def test_hf_spec_reads_a_local_folder_of_csv_files(tmp_path, hf_datasets):
@@ -232,8 +241,7 @@ def test_hf_spec_reads_a_local_folder_of_csv_files(tmp_path, hf_datasets):
         load_ner_data("train", f"hf:{folder}")
 
 
-def test_hf_spec_errors_are_one_clear_line(tmp_path, hf_datasets, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def test_hf_spec_errors_are_one_clear_line(tmp_path, hf_datasets):
     with pytest.raises(DataError, match=r"hf:no-such/dataset-xyz: cannot load \(") as caught:
         load_qa_data("train", "hf:no-such/dataset-xyz")
     assert "\n" not in str(caught.value)

@@ -92,8 +92,8 @@ class Sentence:
 class NerDataset(list):
     """A list of `Sentence`s that remembers where it came from (`source`) and its tag names.
 
-    `label_names` is `label_names` as given, else `label_list` of the sentences. A slice
-    is a plain list.
+    `label_names`, fixed when loaded: the names given, then any tag of the sentences
+    they lack; without names given, `label_list(sentences)`. A slice is a plain list.
     """
 
     def __init__(
