@@ -407,6 +407,29 @@ def test_wordpiece_greedy_longest_match():
     assert WordpieceTokenizer(vocab, max_input_chars_per_word=5).tokenize("wanted") == ["[UNK]"]
 
 
+def test_wordpiece_tokenize_is_googles_on_whitespace_separated_text(tok, real_texts):
+    """Google's WordpieceTokenizer.tokenize (as ported in transformers' legacy BERT tokenizer)
+    takes text: it splits on whitespace, then splits each word; a word longer than the limit
+    is [UNK]. Raw text, basic-tokenized text, odd whitespace and over-long words."""
+    legacy = pytest.importorskip("transformers.models.bert.tokenization_bert_legacy")
+    contexts = sorted(set(real_texts["contexts"]))[:150]
+    texts = real_texts["sentences"][:2000] + contexts
+    texts += [" ".join(tok.basic.tokenize(context)) for context in contexts]
+    texts += [" ".join(words) for words in real_texts["tweets"][:500]]
+    texts += [
+        "",
+        "   ",
+        " tabs\tand\nnew lines\u00a0nbsp\u3000ideographic\u2028separator\x1cfile\x85next ",
+        " ".join(["a" * 100, "b" * 101, "ab" * 100, "x" * 201, "unaffable"]),
+    ]
+    for limit in (100, 200):  # Hugging Face's limit and Google's
+        ours = WordpieceTokenizer(tok.vocab, max_input_chars_per_word=limit)
+        google = legacy.WordpieceTokenizer(tok.vocab, "[UNK]", max_input_chars_per_word=limit)
+        for text in texts:
+            assert ours.tokenize(text) == google.tokenize(text), (limit, text[:60])
+    assert ours.tokenize("unaffable  " + "b" * 201) == ["una", "##ffa", "##ble", "[UNK]"]
+
+
 def test_hf_limit_of_100_characters_per_word(tok, hf):
     for length in (99, 100, 101, 150):
         word = "ab" * (length // 2) + "a" * (length % 2)
