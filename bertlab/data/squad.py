@@ -193,19 +193,20 @@ def _row_example(row: Row, columns: dict[str, str | None], default_id: str) -> S
     question = cell(row, columns["question"])
     context = cell(row, columns["context"])
     for what, value in (("question", question), ("context", context)):
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str):
+            raise DataError(f"{row.where}: the {what} should be text, found {type(value).__name__}")
+        if not value.strip():
             raise DataError(f"{row.where}: empty {what}")
     start = row.record.get(columns["answer_start"]) if columns["answer_start"] else None
     texts, starts = _texts_and_starts(row, cell(row, columns["answer"]), start)
     if not texts:
         raise DataError(f"{row.where}: no answer")
-    if starts is None:
-        starts = [context.find(text) if text.strip() else 0 for text in texts]
-        for text, found in zip(texts, starts):
-            if found < 0:
-                raise DataError(f"{row.where}: the answer {text!r} does not occur in the context")
-    for text, found in zip(texts, starts):
-        _check_answer(context, text, found, row.where)
+    given = starts is not None
+    starts = starts if given else [context.find(text) for text in texts]  # first occurrences
+    for text, start in zip(texts, starts):
+        if not given and start < 0:
+            raise DataError(f"{row.where}: the answer {text!r} does not occur in the context")
+        _check_answer(context, text, start, row.where)
     example_id = row.record.get(columns["id"]) if columns["id"] else None
     example_id = str(example_id) if example_id not in (None, "") else default_id
     title = row.record.get("title") or ""
