@@ -654,40 +654,46 @@ def code_of(path: Path) -> str:
 
 
 def missing_pieces(stem: str) -> list[str]:
+    """What notebooks/<stem>.ipynb still lacks of its exercises, quiz and solution notebook."""
     notebook = stem.split("_")[0]
-    solutions = ROOT / "solutions" / f"{stem}_solutions.ipynb"
-    if notebook not in ex.available_notebooks():
-        return [
-            f"bertlab/exercises/nb{notebook}.py (its EXERCISES and QUIZ)",
-            f"{solutions.relative_to(ROOT)}",
-        ]
+    missing = [] if notebook in ex.available_notebooks() else [f"bertlab/exercises/nb{notebook}.py"]
+    if not missing:
+        missing += registered_pieces_missing(stem, notebook)
+    missing += solution_pieces_missing(stem, notebook)
+    return missing
+
+
+def registered_pieces_missing(stem: str, notebook: str) -> list[str]:
     registered = core.load_notebook(notebook)
     checked = [e.id for e in registered.exercises.values() if e.auto_checked]
     missing = []
     if len(checked) < 3:
-        missing.append(
-            f"auto-checked exercises: {len(checked)} registered ({', '.join(checked)}), at least 3 needed"
-        )
+        missing.append(f"auto-checked exercises: {len(checked)} registered, at least 3 needed")
     if not 3 <= len(registered.quiz) <= 5:
         missing.append(f"a quiz of 3-5 questions ({len(registered.quiz)} registered)")
-    source = (ROOT / "notebooks" / f"{stem}.ipynb").read_text()
-    if not re.search(
-        rf"quiz\(\s*\\?[\"']{notebook}\\?[\"']\s*\)", code_of(ROOT / "notebooks" / f"{stem}.ipynb")
-    ):
+    path = ROOT / "notebooks" / f"{stem}.ipynb"
+    if not re.search(rf"quiz\(\s*[\"']{notebook}[\"']\s*\)", code_of(path)):
         missing.append(f'a code cell calling quiz("{notebook}") in notebooks/{stem}.ipynb')
-    unnamed = [i for i in registered.exercises if i not in source]
+    unnamed = [i for i in registered.exercises if i not in path.read_text()]
     if unnamed:
         missing.append(f"notebooks/{stem}.ipynb never names exercises {', '.join(unnamed)}")
-    if not solutions.exists():
-        missing.append(f"{solutions.relative_to(ROOT)}")
-    else:
-        code = code_of(solutions)
-        unchecked = [
-            i for i in checked if not re.search(rf"check\(\s*[\"']{re.escape(i)}[\"']", code)
-        ]
-        if unchecked:
-            missing.append(f"{solutions.name} never calls check(...) for {', '.join(unchecked)}")
     return missing
+
+
+def solution_pieces_missing(stem: str, notebook: str) -> list[str]:
+    solutions = ROOT / "solutions" / f"{stem}_solutions.ipynb"
+    if not solutions.exists():
+        others = sorted(p.name for p in (ROOT / "solutions").glob(f"{notebook}_*.ipynb"))
+        misnamed = f" (found {', '.join(others)}: rename it)" if others else ""
+        return [f"solutions/{solutions.name}{misnamed}"]
+    if notebook not in ex.available_notebooks():
+        return []
+    code = code_of(solutions)
+    checked = [e.id for e in ex.exercises(notebook) if e.auto_checked]
+    unchecked = [i for i in checked if not re.search(rf"check\(\s*[\"']{re.escape(i)}[\"']", code)]
+    return (
+        [f"{solutions.name} never calls check(...) for {', '.join(unchecked)}"] if unchecked else []
+    )
 
 
 @pytest.mark.parametrize("stem", notebook_names())
