@@ -473,13 +473,11 @@ class BertTokenizer:
         rows, sample_map = self._encode_rows(
             texts, pairs, rule, add_special_tokens, is_split_into_words, return_overflowing_tokens
         )
-        length = padding_length(
-            [len(row) for row in rows], pad_mode, max_length, pad_to_multiple_of
-        )
-        if length is not None:
-            rows = pad_rows(
-                rows, length, self.require_token_id("pad_token", "padding"), padding_side
-            )
+        if pad_mode is not None:
+            lengths = [len(row.ids) for row in rows] if pad_mode == "longest" else []
+            length = padding_length(lengths, pad_mode, max_length, pad_to_multiple_of)
+            pad_id = self.require_token_id("pad_token", "padding")
+            rows = pad_rows(rows, length, pad_id, padding_side)
         keys = ["input_ids"]
         keys += ["token_type_ids"] if return_token_type_ids is not False else []
         keys += ["attention_mask"] if return_attention_mask is not False else []

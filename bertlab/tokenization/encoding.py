@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 
@@ -400,19 +401,23 @@ def pad_features(
 
 def model_inputs(rows: list[Encoding], keys: Sequence[str], sample_map: list[int]) -> dict:
     """The output dict: for each requested key, one list a row."""
-    columns = {
-        "input_ids": lambda row: row.ids,
-        "token_type_ids": lambda row: row.type_ids,
-        "attention_mask": lambda row: row.attention,
-        "special_tokens_mask": lambda row: row.special,
-        "offset_mapping": lambda row: row.offsets,
-    }
     data: dict[str, Any] = {}
     for key in keys:
-        data[key] = (
-            sample_map if key == "overflow_to_sample_mapping" else list(map(columns[key], rows))
-        )
+        if key == "overflow_to_sample_mapping":
+            data[key] = sample_map
+        else:
+            attribute = _ROW_ATTRIBUTES[key]
+            data[key] = list(map(attrgetter(attribute), rows))
     return data
+
+
+_ROW_ATTRIBUTES = {
+    "input_ids": "ids",
+    "token_type_ids": "type_ids",
+    "attention_mask": "attention",
+    "special_tokens_mask": "special",
+    "offset_mapping": "offsets",
+}
 
 
 def as_tensors(data: dict, return_tensors: str | None) -> dict:
