@@ -396,7 +396,9 @@ def available_notebooks() -> list[str]:
     import bertlab.exercises as package
 
     names = (info.name for info in pkgutil.iter_modules(package.__path__))
-    return sorted(name[2:] for name in names if re.fullmatch(r"nb\d\d[a-z]?", name))
+    return sorted(
+        name[2:] for name in names if name[:2] == "nb" and NOTEBOOK_PATTERN.match(name[2:])
+    )
 
 
 @cache
@@ -446,7 +448,7 @@ def _validate_exercise(exercise: Any, notebook: str, where: str) -> None:
     for name in ("title", "hint"):
         if not str(getattr(exercise, name)).strip():
             raise ExerciseDefinitionError(f"{where}: exercise {exercise.id} has no {name}")
-    if exercise.auto_checked and not exercise.wrong_answers():
+    if exercise.auto_checked and not getattr(exercise, "mistakes", ()):
         raise ExerciseDefinitionError(
             f"{where}: exercise {exercise.id} lists no mistakes: give at least one wrong answer "
             "with why it is wrong, so a test can prove the checker rejects it"
