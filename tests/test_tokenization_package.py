@@ -78,3 +78,15 @@ def test_every_name_imported_elsewhere_still_imports():
     from bertlab.wordpiece_training import train_wordpiece_vocab as old_path
 
     assert train_wordpiece_vocab is old_path
+
+
+def test_the_ascii_fast_path_uses_the_algorithms_punctuation():
+    """bert.py's regular-expression fast path must split exactly where basic.py would."""
+    import re
+
+    from bertlab.tokenization import bert
+    from bertlab.tokenization.unicode_tables import ASCII_PUNCTUATION, is_punctuation
+
+    ascii_chars = "".join(map(chr, range(128)))
+    in_class = set(re.findall(f"[{bert._ASCII_PUNCT_CLASS}]", ascii_chars))
+    assert in_class == set(ASCII_PUNCTUATION) == {c for c in ascii_chars if is_punctuation(c)}

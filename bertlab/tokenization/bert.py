@@ -38,7 +38,6 @@ from bertlab.tokenization.encoding import (
     truncate,
     with_special_tokens,
 )
-from bertlab.tokenization.unicode_tables import ASCII_PUNCTUATION
 
 _WHITESPACE_CHARS = "\t\n\r\u2028\u2029" + "".join(
     chr(code) for code in range(0x3001) if unicodedata.category(chr(code)) == "Zs"
@@ -46,11 +45,8 @@ _WHITESPACE_CHARS = "\t\n\r\u2028\u2029" + "".join(
 # A "chunk" is a maximal run of non-whitespace characters; we cache each chunk's analysis.
 _CHUNK = re.compile("[^" + re.escape(_WHITESPACE_CHARS) + "]+")
 _ASCII_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_ASCII_PUNCT_CLASS = "!-/:-@\\[-`{-~"
+_ASCII_PUNCT_CLASS = "!-/:-@\\[-`{-~"  # the ASCII punctuation of unicode_tables, as ranges
 _ASCII_WORD_OR_PUNCT = re.compile(f"[^{_ASCII_PUNCT_CLASS}]+|[{_ASCII_PUNCT_CLASS}]")
-assert set(re.findall(f"[{_ASCII_PUNCT_CLASS}]", "".join(map(chr, range(128))))) == set(
-    ASCII_PUNCTUATION
-)
 
 # The Rust WordPiece decoder's clean-up, applied to each token after its joining space.
 _DECODE_CLEANUP = (
@@ -106,9 +102,10 @@ def _refuse_blank_and_duplicate_lines(
     if clashes:
         raise ValueError(
             f"{source}: duplicate token(s): {_some(clashes)}. Token ids are line numbers, so a "
-            "token listed twice has two ids; Hugging Face keeps the later one and leaves the "
-            "earlier id with no token (it can never be produced and decodes to nothing), which "
-            "usually means the file does not match the model. Remove the duplicates."
+            "token listed twice has two ids: Hugging Face keeps the later one and leaves the "
+            "earlier id with no token (never produced, decoded to nothing), and saving that "
+            "vocabulary writes one line fewer, shifting every later id (its save_vocabulary "
+            "warns that the vocabulary may be corrupted). Remove the duplicate lines."
         )
 
 
