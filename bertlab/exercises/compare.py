@@ -143,17 +143,15 @@ def _near(a: float, b: float) -> bool:
 
 
 def _as_number(value):
-    """A Python number from an int, float, NumPy scalar or one-element tensor; None otherwise."""
+    """A Python number from an int, a float, a NumPy scalar or a one-element array; else None."""
     if _is_array(value):
         tensor = _as_tensor(value)
-        return tensor.item() if tensor.numel() == 1 and tensor.dim() == 0 else None
-    if isinstance(value, Real):
-        return (
-            value
-            if isinstance(value, bool)
-            else (int(value) if isinstance(value, Integral) else float(value))
-        )
-    return None
+        return tensor.item() if tensor.numel() == 1 else None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Integral):
+        return int(value)
+    return float(value) if isinstance(value, Real) else None
 
 
 def _number(x) -> str:
