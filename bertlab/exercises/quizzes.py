@@ -5,9 +5,10 @@ A notebook module lists its questions as `QUIZ = [ChoiceQuestion(...), NumberQue
 lettered options as plain HTML (so any static viewer, GitHub or `nbconvert --to html` without
 a widget renderer, shows a readable quiz that gives nothing away), then a row of letter buttons
 (an ipywidget) above the feedback. The feedback of a multiple-choice question is switched in
-the browser (`jsdlink` from the buttons to a `Stack` of explanations), so it also works where
-no kernel runs: a static page that loads the saved widget state answers clicks by itself.
-A numeric question is checked by the kernel when the learner presses Enter.
+the browser (`jsdlink` from the buttons to a `Stack` of explanations): "Javascript links persist
+when embedding widgets in html web pages without a kernel" (ipywidgets, Widget Events), so a
+page that renders the saved widget state with @jupyter-widgets/html-manager answers clicks
+too. A numeric question is checked by the kernel when the learner presses Enter.
 
 Without ipywidgets or outside a Jupyter kernel `quiz("04")` prints the questions, and
 `quiz("04", answers=["b", 0.08, "a"])` grades answers anywhere (a letter per multiple-choice
