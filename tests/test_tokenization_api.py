@@ -263,6 +263,9 @@ def test_pad_a_dict_of_lists_and_tensors(tok, hf, sst2_dev):
     a, b = tok.pad(examples), hf.pad(examples)
     assert set(a) == set(b)
     assert all(torch.equal(a[key], b[key]) for key in b)  # tensors in, tensors out
+    labelled = [{"input_ids": ids, "labels": label} for label, ids in enumerate(batch["input_ids"])]
+    assert dict(tok.pad(labelled[:5])) == dict(hf.pad(labelled[:5]))
+    assert dict(tok.pad(labelled[0])) == dict(hf.pad(dict(labelled[0])))
     single = {"input_ids": batch["input_ids"][0]}
     assert dict(tok.pad(single, pad_to_multiple_of=16)) == dict(
         hf.pad(single, pad_to_multiple_of=16)
@@ -356,3 +359,21 @@ def test_save_pretrained_keeps_the_sides(tok, tmp_path, sst2_dev):
     assert (auto.padding_side, auto.truncation_side) == ("left", "left")
     kwargs = {"padding": True, "truncation": True, "max_length": 12}
     assert dict(again(sst2_dev[:30], **kwargs)) == dict(auto(sst2_dev[:30], **kwargs))
+
+
+def test_no_known_length_limit_means_no_padding_or_truncation_to_it(
+    minilm_path, tmp_path, sst2_dev
+):
+    """Hugging Face writes model_max_length=1e30 when a model has no known limit; padding to
+    'max_length' or truncating without a max_length then does nothing (it does not pad to 1e30)."""
+    (tmp_path / "vocab.txt").write_bytes((minilm_path / "vocab.txt").read_bytes())
+    config = {"tokenizer_class": "BertTokenizer", "model_max_length": int(1e30)}
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(config))
+    mine = BertTokenizer.from_pretrained(tmp_path)
+    theirs = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    texts = sst2_dev[:20]
+    for kwargs in ({"padding": "max_length"}, {"truncation": True}, {"padding": True}):
+        assert dict(mine(texts, **kwargs)) == dict(theirs(texts, **kwargs)), kwargs
+    mine.save_pretrained(tmp_path / "again")
+    reloaded = transformers.AutoTokenizer.from_pretrained(tmp_path / "again")
+    assert dict(reloaded(texts, padding="max_length")) == dict(theirs(texts, padding="max_length"))

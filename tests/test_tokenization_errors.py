@@ -110,7 +110,9 @@ def test_a_vocabulary_without_pad_and_mask_loads(tmp_path):
     assert tok.decode([1, 3, 4, 2], skip_special_tokens=True) == "hellos"
     assert tok.pad_token_id is None and tok.mask_token_id is None
     assert tok.tokenize("hello [MASK]") == ["hello", "[UNK]", "[UNK]", "[UNK]"]  # plain text
-    with pytest.raises(ValueError, match=r"padding needs the pad token '\[PAD\]'.*vocab.txt lacks"):
+    with pytest.raises(
+        ValueError, match=r"padding needs the pad token '\[PAD\]'.*vocab.txt\) lacks"
+    ):
         tok(["hello", "hellos hello"], padding=True)
 
 

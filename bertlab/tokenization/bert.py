@@ -23,6 +23,7 @@ from pathlib import Path
 from bertlab.hub import resolve_file
 from bertlab.tokenization.basic import BasicTokenizer, WordpieceTokenizer
 from bertlab.tokenization.encoding import (
+    NO_LENGTH_LIMIT,
     BatchEncoding,
     Encoding,
     Truncation,
@@ -240,7 +241,7 @@ class BertTokenizer:
             token = getattr(self, name)
             raise ValueError(
                 f"{purpose} needs the {name.replace('_', ' ')} {token!r}, which the vocabulary "
-                f"{self.source} lacks: add it as a new last line of vocab.txt (other ids stay), "
+                f"({self.source}) lacks: add it as a new last line of vocab.txt (other ids stay), "
                 f"or pass {name}=<a token the vocabulary has> when loading the tokenizer"
             )
         return token_id
@@ -263,7 +264,7 @@ class BertTokenizer:
             config = _read_tokenizer_config(path_or_name)
         kwargs = {key: config[key] for key in _CONFIG_KEYS if config.get(key) is not None}
         if isinstance(kwargs.get("model_max_length"), int | float):
-            kwargs["model_max_length"] = int(min(kwargs["model_max_length"], 1 << 30))
+            kwargs["model_max_length"] = int(min(kwargs["model_max_length"], NO_LENGTH_LIMIT))
         kwargs.update(overrides)
         return cls(load_vocab(vocab_file), source=str(vocab_file), **kwargs)
 
@@ -276,6 +277,8 @@ class BertTokenizer:
         vocab_file.write_text("".join(token + "\n" for token, _ in by_id), encoding="utf-8")
         config = {"tokenizer_class": "BertTokenizer"}
         config.update({key: getattr(self, key) for key in _CONFIG_KEYS})
+        if self.model_max_length >= NO_LENGTH_LIMIT:
+            config["model_max_length"] = int(1e30)  # what Hugging Face writes for "no limit"
         config_file = directory / "tokenizer_config.json"
         config_file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         return str(vocab_file), str(config_file)

@@ -130,6 +130,8 @@ def read_inputs(text, text_pair, is_split_into_words: bool) -> tuple[bool, list,
 # --- 2. which truncation and padding --------------------------------------------------------
 
 _TRUNCATIONS = ("longest_first", "only_first", "only_second")
+NO_LENGTH_LIMIT = 1 << 30
+"""A ``model_max_length`` this large means "no known limit" (Hugging Face writes 1e30)."""
 
 
 def check_side(side: str, name: str) -> str:
@@ -165,7 +167,11 @@ def call_strategies(
             "or 'only_second'"
         )
     if max_length is None and (pad_mode == "max_length" or strategy is not None):
-        max_length = model_max_length
+        if model_max_length >= NO_LENGTH_LIMIT:  # no known limit: neither pad nor cut to it
+            pad_mode = None if pad_mode == "max_length" else pad_mode
+            strategy = None
+        else:
+            max_length = model_max_length
     if pad_to_multiple_of is not None and (
         not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of < 1
     ):
@@ -357,15 +363,16 @@ def read_features(encoded_inputs) -> tuple[dict, bool, str | None]:
     for key, value in encoded_inputs.items():
         if hasattr(value, "tolist"):
             value = value.tolist()
-        features[key] = [v.tolist() if hasattr(v, "tolist") else v for v in value]
+        if isinstance(value, list | tuple):
+            value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
+        features[key] = value
     batched = bool(features["input_ids"]) and isinstance(features["input_ids"][0], list | tuple)
     if batched:
+        rows = len(features["input_ids"])
         for key, value in features.items():
-            if len(value) != len(features["input_ids"]):
-                raise ValueError(
-                    f"pad(): {key!r} has {len(value)} rows but 'input_ids' has "
-                    f"{len(features['input_ids'])}"
-                )
+            if not isinstance(value, list | tuple) or len(value) != rows:
+                found = len(value) if isinstance(value, list | tuple) else type(value).__name__
+                raise ValueError(f"pad(): {key!r} has {found} rows but 'input_ids' has {rows}")
     return features, batched, kind
 
 
@@ -552,12 +559,16 @@ class BatchEncoding(dict):
             token_index += len(row)
         return row, token_index if 0 <= token_index < len(row) else None
 
-    def token_to_sequence(self, batch_or_token_index: int, token_index: int | None = None):
+    def token_to_sequence(
+        self, batch_or_token_index: int, token_index: int | None = None
+    ) -> int | None:
         """0 or 1: which text the token belongs to; None for special and padding tokens."""
         row, token = self._token(batch_or_token_index, token_index, "token_to_sequence")
         return None if token is None else row.sequence[token]
 
-    def token_to_word(self, batch_or_token_index: int, token_index: int | None = None):
+    def token_to_word(
+        self, batch_or_token_index: int, token_index: int | None = None
+    ) -> int | None:
         """The index of the word (in its own text) the token belongs to, or None."""
         row, token = self._token(batch_or_token_index, token_index, "token_to_word")
         if token is None or row.sequence[token] is None:
