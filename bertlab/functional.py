@@ -51,9 +51,15 @@ def linear_grad(x: torch.Tensor) -> torch.Tensor:
 
 
 def sigmoid(x: torch.Tensor) -> torch.Tensor:
-    """σ(x) = 1 / (1 + e^-x), written so that e^-x never overflows (e^x for x < 0)."""
-    e = torch.exp(-x.abs())  # in (0, 1]: safe for any x
-    return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    """σ(x) = 1 / (1 + e^-x), written so that e^-x never overflows (e^x / (1 + e^x) for x < 0).
+
+    Each branch exponentiates a clamped input (e^-x for x >= 0, e^x for x < 0, both in (0, 1]),
+    rather than e^-|x|: the values are the same, but autograd through |x| would give a slope
+    of 0 at x = 0 instead of σ'(0) = 1/4.
+    """
+    positive = 1 / (1 + torch.exp(-x.clamp(min=0)))
+    e = torch.exp(x.clamp(max=0))
+    return torch.where(x >= 0, positive, e / (1 + e))
 
 
 def sigmoid_grad(x: torch.Tensor) -> torch.Tensor:
@@ -179,10 +185,16 @@ def binary_cross_entropy_with_logits(
     """−[y log σ(z) + (1 − y) log(1 − σ(z))], computed from the logit z without forming σ(z).
 
     Algebra turns it into max(z, 0) − z·y + log(1 + e^−|z|): no exp overflows,
-    and no log(0) when σ(z) rounds to exactly 0 or 1.
+    and no log(0) when σ(z) rounds to exactly 0 or 1. The last term is computed per sign
+    of z (as in `sigmoid`), so that autograd gives the exact gradient σ(z) − y at z = 0 too.
     """
     _check_same_shape("binary_cross_entropy_with_logits", logits, target)
-    loss = logits.clamp(min=0) - logits * target + torch.log1p(torch.exp(-logits.abs()))
+    softplus_of_minus_abs = torch.where(
+        logits >= 0,
+        torch.log1p(torch.exp(-logits.clamp(min=0))),
+        torch.log1p(torch.exp(logits.clamp(max=0))),
+    )  # log(1 + e^-|z|)
+    loss = logits.clamp(min=0) - logits * target + softplus_of_minus_abs
     return _reduce(loss, reduction)
 
 

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bertlab import functional as bf
+from bertlab.testing import SHALLOW, assert_close
 
 REFERENCES = {
     "linear": lambda x: x,
@@ -172,3 +173,25 @@ def test_cross_entropy_single_example_and_bad_input():
         bf.mse_loss(torch.zeros(2), torch.zeros(3))
     with pytest.raises(ValueError, match="reduction"):
         bf.mse_loss(torch.zeros(2), torch.zeros(2), reduction="avg")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_autograd_through_sigmoid_and_bce_equals_torch_including_zero(dtype):
+    """The stable forms must not break autograd: at z = 0 a |z| would give slope 0, not 1/4."""
+    z = torch.cat([inputs(torch.float64), torch.zeros(3, dtype=torch.float64)]).to(dtype)
+    y = (torch.arange(len(z)) % 2).to(dtype)
+    for ours, theirs in [
+        (lambda t: bf.sigmoid(t).sum(), lambda t: torch.sigmoid(t).sum()),
+        (
+            lambda t: bf.binary_cross_entropy_with_logits(t, y, "sum"),
+            lambda t: F.binary_cross_entropy_with_logits(t, y, reduction="sum"),
+        ),
+    ]:
+        a = z.clone().requires_grad_(True)
+        b = z.clone().requires_grad_(True)
+        (grad_ours,) = torch.autograd.grad(ours(a), a)
+        (grad_theirs,) = torch.autograd.grad(theirs(b), b)
+        assert_close(grad_ours, grad_theirs, ulps=SHALLOW, scale=1.0)
+    at_zero = torch.zeros(1, dtype=dtype, requires_grad=True)
+    (slope,) = torch.autograd.grad(bf.sigmoid(at_zero).sum(), at_zero)
+    assert slope.item() == 0.25
