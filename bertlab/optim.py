@@ -180,8 +180,10 @@ class AdamW(Adam):
 
         p = p * (1 - lr * weight_decay)
 
-    This is what BERT was trained and fine-tuned with. Default weight decay
-    0.01, as in torch and the BERT recipes.
+    Google's BERT code decays weights this way too (its `AdamWeightDecayOptimizer`,
+    which also drops Adam's bias correction and uses eps 1e-6; notebook 04 writes it
+    out); Hugging Face's BERT recipes use AdamW. Default weight decay 0.01, as in
+    torch and the BERT recipes.
     """
 
     _decoupled = True

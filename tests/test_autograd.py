@@ -306,20 +306,17 @@ def test_neuron_bad_input():
         Neuron(2)([1.0])
 
 
-def test_draw_graph_draws_every_node_and_edge():
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+def test_exercise_03_1_reference_sin_equals_torch():
+    """The reference of exercise 03.1 (value_sin) differentiates like torch.sin."""
+    from bertlab.exercises.nb03 import _value_sin
 
-    from bertlab.viz.basics import draw_graph
-
-    a, b = Value(0.5, label="a"), Value(-1.5, label="b")
-    out = ((a * b + 2).tanh() + (a * a + 1).log()) * b.sigmoid()
-    out.backward()
-    nodes, edges = graph(out)
-    ax = draw_graph(out)
-    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
-    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
-    texts = " ".join(t.get_text() for t in ax.texts)
-    plt.close(ax.figure)
-    assert len(boxes) == len(nodes) and len(arrows) == len(edges)
-    assert f"grad {a.grad:.4g}" in texts and "tanh" in texts and "log" in texts
+    for a, b in [(0.7, -1.3), (2.5, 0.4), (-1.0, 3.0)]:
+        x, y = Value(a), Value(b)
+        out = 3 * _value_sin(x * y) + _value_sin(x) * y + _value_sin(_value_sin(y))
+        out.backward()
+        tx = torch.tensor(a, dtype=torch.float64, requires_grad=True)
+        ty = torch.tensor(b, dtype=torch.float64, requires_grad=True)
+        reference = 3 * torch.sin(tx * ty) + torch.sin(tx) * ty + torch.sin(torch.sin(ty))
+        reference.backward()
+        assert out.data == pytest.approx(reference.item(), abs=1e-12)
+        assert (x.grad, y.grad) == pytest.approx((tx.grad.item(), ty.grad.item()), abs=1e-12)
