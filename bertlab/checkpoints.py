@@ -12,13 +12,24 @@ The mapping from a checkpoint's keys to the model's is small:
 
 Weights are read with ``safetensors`` or ``torch.load(weights_only=True)``:
 never an arbitrary unpickle.
+
+Saving and loading whole folders lives here too, once for every command:
+
+- every file goes through ``bertlab.files`` (``atomic_write``, ``replace_folder``): written
+  beside the target and renamed into place, so a run killed mid-save never leaves a mix
+  of new weights and an old config where a good model was;
+- ``save_folder`` writes a self-contained model folder (config, weights, vocabulary,
+  ``training_info.json``) that bertlab and ``transformers`` both load;
+- ``check_complete`` refuses a folder whose weights do not fit the model its config
+  describes (``bertlab.auto.load_model``, bertlab's AutoModel, uses it).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import tempfile
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +37,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from bertlab.files import atomic_write, atomic_write_json, replace_folder
 from bertlab.hub import resolve_file
 
 logger = logging.getLogger("bertlab")
@@ -173,20 +185,6 @@ def load_pretrained(
     return model
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write to a temp file beside ``path``, then rename: an interrupted write never
-    leaves a corrupt file in place of a good one."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def state_dict_for_saving(model: nn.Module) -> dict[str, torch.Tensor]:
     """Contiguous CPU tensors with no shared storage (safetensors refuses tied weights,
     so the second name of a tied pair gets its own copy; loaders re-tie them)."""
@@ -209,13 +207,62 @@ def save_pretrained(model: nn.Module, folder: str | os.PathLike) -> Path:
     config = model.config
     config.extra["architectures"] = [type(model).__name__]
     tensors = state_dict_for_saving(model)
-    handle, temp = tempfile.mkstemp(dir=folder, prefix=".model.safetensors.", suffix=".tmp")
-    os.close(handle)
-    try:
-        save_file(tensors, temp, metadata={"format": "pt"})
-        os.replace(temp, folder / "model.safetensors")
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    atomic_write(
+        folder / "model.safetensors", lambda temp: save_file(tensors, str(temp), {"format": "pt"})
+    )
     config.save_pretrained(folder)
     return folder
+
+
+def save_folder(
+    folder: str | os.PathLike,
+    model: nn.Module,
+    tokenizer=None,
+    info: dict | None = None,
+    keep: Sequence[str] = ("checkpoint",),
+    extra: Callable[[Path], Any] | None = None,
+) -> Path:
+    """A self-contained model folder, replaced as a whole: config.json (labels included),
+    model.safetensors, the tokenizer's files and ``training_info.json`` (``info``).
+
+    It loads in bertlab (``load_model``) and in ``transformers`` (``AutoModel...``,
+    ``AutoTokenizer``). ``extra(folder)`` may add files of its own before the swap. Every
+    command that writes a model writes it through here.
+    """
+
+    def write(partial: Path) -> None:
+        model.save_pretrained(partial)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(partial)
+        if info is not None:
+            atomic_write_json(partial / "training_info.json", info)
+        if extra is not None:
+            extra(partial)
+
+    return replace_folder(folder, write, keep)
+
+
+def check_complete(model: nn.Module, source, architecture: str | None = None) -> None:
+    """Raise ValueError naming what is missing or left over after loading ``source``."""
+    info = model.loading_info
+    missing, unexpected = info["missing_keys"], info["unexpected_keys"]
+    if not missing and not unexpected:
+        return
+    what = architecture or type(model).__name__
+    lines = [f"{source}: the weights do not fit the {what} that config.json describes"]
+    layers = sorted({int(m.group(1)) for k in unexpected if (m := re.search(r"layer\.(\d+)\.", k))})
+    if layers:
+        lines.append(
+            f"  the weights hold encoder layers up to {layers[-1]}, config.json says "
+            f"num_hidden_layers={model.config.num_hidden_layers}"
+        )
+    if missing:
+        lines.append(f"  missing from the weights: {_some(missing)}")
+    if unexpected:
+        lines.append(f"  in the weights but not in the model: {_some(unexpected)}")
+    raise ValueError("\n".join(lines))
+
+
+def _some(keys: Sequence[str], limit: int = 6) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")

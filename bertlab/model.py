@@ -34,6 +34,25 @@ from bertlab.embeddings import BertEmbeddings
 
 # ----------------------------------------------------------------------------- configuration
 
+SIZES = (
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "max_position_embeddings",
+    "type_vocab_size",
+)
+"""The config entries that count something: each must be a whole number >= 1."""
+
+
+def check_positive(settings: Any, *names: str) -> None:
+    """Raise ValueError unless every named attribute of `settings` is a whole number >= 1."""
+    for name in names:
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+
 
 @dataclass
 class BertConfig:
@@ -73,6 +92,13 @@ class BertConfig:
     model_type: ClassVar[str] = "bert"
 
     def __post_init__(self) -> None:
+        check_positive(self, *SIZES)
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {value}")
+        if not self.layer_norm_eps > 0:
+            raise ValueError(f"layer_norm_eps must be > 0, got {self.layer_norm_eps}")
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(
                 f"hidden_size ({self.hidden_size}) must be divisible by "
@@ -162,7 +188,10 @@ class BertConfig:
         model_type = values.get("model_type", "bert")
         if model_type != "bert":
             raise ValueError(f"{path}: model_type is {model_type!r}, bertlab loads 'bert' models")
-        return cls.from_dict(values, **overrides)
+        try:
+            return cls.from_dict(values, **overrides)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: {error}") from error
 
     @classmethod
     def from_pretrained(cls, folder_or_hub_id: str | os.PathLike, **overrides: Any) -> BertConfig:
@@ -181,7 +210,7 @@ class BertConfig:
 
     def save_pretrained(self, folder: str | os.PathLike) -> Path:
         """Write ``folder/config.json`` (atomically: a temp file, then a rename)."""
-        from bertlab.checkpoints import atomic_write_bytes
+        from bertlab.files import atomic_write_bytes
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)

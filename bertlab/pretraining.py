@@ -15,11 +15,8 @@ The instances, masking and batches live in `bertlab.pretraining_data`.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +24,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bertlab.model import ACTIVATIONS, BertConfig, BertModel, BertPreTrainedModel, ModelOutput
+from bertlab.model import (
+    ACTIVATIONS,
+    BertConfig,
+    BertModel,
+    BertPreTrainedModel,
+    ModelOutput,
+    check_positive,
+)
+from bertlab.runtime import set_seed
+from bertlab.training import TrainingConfig
 
 __all__ = [
     "BertForMaskedLM",
     "BertForPreTraining",
     "BertForPreTrainingOutput",
     "MaskedLMOutput",
-    "add_cli_arguments",
+    "PretrainingSetup",
     "evaluate_pretraining",
     "most_frequent_token_baseline",
-    "run_cli",
+    "pretrain",
     "save_for_transformers",
 ]
 
@@ -289,153 +295,152 @@ def most_frequent_token_baseline(train_dataset, eval_dataset) -> tuple[int, floa
 
 
 def save_for_transformers(model: BertPreTrainedModel, tokenizer, folder: str | Path) -> Path:
-    """`save_pretrained` + the tokenizer: one folder that bertlab and `transformers` both load."""
-    folder = Path(model.save_pretrained(folder))
-    tokenizer.save_pretrained(folder)
-    return folder
+    """`save_pretrained` + the tokenizer: one folder that bertlab and `transformers` both load
+    (`bertlab.checkpoints.save_folder`, which every command saves through)."""
+    from bertlab.checkpoints import save_folder
+
+    return save_folder(folder, model, tokenizer)
 
 
-# ----------------------------------------------------------------------------- the command
+# ----------------------------------------------------------------------------- the recipe
 
 
-def add_cli_arguments(command: str, parser: argparse.ArgumentParser) -> None:
-    """Flags of `bertlab pretrain`; the defaults train a small BERT on a laptop CPU."""
-    add = parser.add_argument
-    add(
-        "--corpus",
-        help="a text file or a folder of them (default: BERTLAB_DATA/corpus, else a sample)",
-    )
-    add("--out", required=True, help="output folder (config.json, vocab.txt, model.safetensors)")
-    add("--max-seconds", type=float, default=300.0, help="training time budget (default 300)")
-    add("--max-steps", type=int, default=None, help="optimizer step budget (default: none)")
-    add("--vocab", help="an existing vocab.txt or folder instead of training a vocabulary")
-    add("--vocab-size", type=int, default=8000, help="WordPiece vocabulary size to learn (8000)")
-    add("--vocab-sentences", type=int, default=50_000, help="sentences used to learn it (50000)")
-    add("--layers", type=int, default=4, help="encoder layers (4)")
-    add("--hidden", type=int, default=256, help="hidden size (256)")
-    add("--heads", type=int, default=4, help="attention heads (4)")
-    add("--intermediate", type=int, default=None, help="FFN size (default 4 x hidden)")
-    add("--seq-length", type=int, default=128, help="maximum sequence length (128)")
-    add("--max-predictions", type=int, default=20, help="masked positions per sequence (20)")
-    add("--short-seq-prob", type=float, default=0.1, help="probability of a shorter target (0.1)")
-    add("--dupe-factor", type=int, default=1, help="passes over the corpus with new chunkings (1)")
-    add("--whole-word", action="store_true", help="whole-word masking")
-    add("--dynamic-masking", action="store_true", help="new masks every epoch (RoBERTa)")
-    add("--batch-size", type=int, default=32, help="sequences per optimizer step (32)")
-    add("--accumulation-steps", type=int, default=1, help="micro-batches per step (1)")
-    add("--lr", type=float, default=5e-4, help="peak learning rate (5e-4 suits small models)")
-    add("--warmup-ratio", type=float, default=0.1, help="share of the budget for warmup (0.1)")
-    add("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
-    add("--holdout-documents", type=int, default=10, help="documents kept for evaluation (10)")
-    add("--max-documents", type=int, default=None, help="use at most this many documents")
-    add("--eval-every", type=int, default=None, help="evaluate every N steps (default: at the end)")
-    add("--save-every", type=int, default=None, help="checkpoint every N steps (resumable)")
-    add("--resume", action="store_true", help="resume from OUT/checkpoint")
-    add("--seed", type=int, default=0)
-    add("--no-progress", action="store_true", help="no progress bar")
+@dataclass
+class PretrainingSetup:
+    """What `pretrain` builds: the vocabulary, the model's sizes, the instances and batches.
+
+    The defaults train a small BERT on a laptop CPU in minutes (notebook 09). Every field
+    is a flag of `bertlab pretrain` with the same name (`vocab_size` is `--vocab-size`).
+    """
+
+    vocab: str | None = None
+    vocab_size: int = 8000
+    vocab_sentences: int = 50_000
+    layers: int = 4
+    hidden: int = 256
+    heads: int = 4
+    intermediate: int | None = None
+    seq_length: int = 128
+    max_predictions: int = 20
+    short_seq_prob: float = 0.1
+    dupe_factor: int = 1
+    whole_word: bool = False
+    dynamic_masking: bool = False
+    batch_size: int = 32
+    holdout_documents: int = 10
+    max_documents: int | None = None
+
+    def __post_init__(self) -> None:
+        check_positive(
+            self,
+            "vocab_size",
+            "vocab_sentences",
+            "layers",
+            "hidden",
+            "heads",
+            "seq_length",
+            "max_predictions",
+            "dupe_factor",
+            "batch_size",
+            "holdout_documents",
+        )
+        for name in ("intermediate", "max_documents"):
+            if getattr(self, name) is not None:
+                check_positive(self, name)
+        if not 0 <= self.short_seq_prob <= 1:
+            raise ValueError(f"short_seq_prob must be in [0, 1], got {self.short_seq_prob}")
+
+    def model_config(self, tokenizer) -> BertConfig:
+        return BertConfig(
+            vocab_size=tokenizer.vocab_size,
+            hidden_size=self.hidden,
+            num_hidden_layers=self.layers,
+            num_attention_heads=self.heads,
+            intermediate_size=self.intermediate or 4 * self.hidden,
+            pad_token_id=tokenizer.pad_token_id,
+        )
 
 
-def _learn_tokenizer(documents, args):
-    from bertlab.tokenization import BertTokenizer
+def learn_tokenizer(documents, setup: PretrainingSetup):
+    """The vocabulary: `setup.vocab` when given, else WordPiece learned on the corpus (notebook 05)."""
+    from bertlab.tokenization import BertTokenizer, train_wordpiece_vocab
 
-    if args.vocab:
-        return BertTokenizer.from_pretrained(args.vocab)
-    from bertlab.tokenization import train_wordpiece_vocab
-
+    if setup.vocab:
+        return BertTokenizer.from_pretrained(setup.vocab)
     sentences = [sentence for document in documents for sentence in document]
-    if len(sentences) > args.vocab_sentences:
-        step = len(sentences) / args.vocab_sentences
-        sentences = [sentences[int(i * step)] for i in range(args.vocab_sentences)]
-    vocab = train_wordpiece_vocab(sentences, args.vocab_size)
-    return BertTokenizer(vocab)
+    if len(sentences) > setup.vocab_sentences:
+        step = len(sentences) / setup.vocab_sentences
+        sentences = [sentences[int(i * step)] for i in range(setup.vocab_sentences)]
+    return BertTokenizer(train_wordpiece_vocab(sentences, setup.vocab_size))
 
 
-def run_cli(command: str, args: argparse.Namespace) -> dict[str, Any]:
-    """`bertlab pretrain`: corpus -> vocabulary -> instances -> MLM+NSP training -> folder."""
-    from bertlab.data.corpus import load_corpus
-    from bertlab.pretraining_data import (
-        PretrainingBatches,
-        PretrainingCollator,
-        PretrainingDataset,
-        create_instances,
-        tokenize_documents,
-    )
-    from bertlab.runtime import set_seed
-    from bertlab.training import TrainingConfig, train
+def pretraining_data(documents, tokenizer, setup: PretrainingSetup, seed: int):
+    """Held-out documents first, then instances and masks for training and evaluation."""
+    from bertlab.pretraining_data import PretrainingDataset, create_instances, tokenize_documents
 
-    for name in ("max_seconds", "max_steps", "batch_size", "vocab_size", "layers", "hidden"):
-        value = getattr(args, name)
-        if value is not None and value <= 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
-    set_seed(args.seed)
-    started = time.perf_counter()
-    log = sys.stderr
-    documents = load_corpus(args.corpus)
-    if args.max_documents:
-        documents = documents[: args.max_documents]
-    print(f"corpus: {len(documents)} documents", file=log)
-    tokenizer = _learn_tokenizer(documents, args)
     tokenized = tokenize_documents(documents, tokenizer)
-    holdout = min(args.holdout_documents, max(2, len(tokenized) // 5))
+    holdout = min(setup.holdout_documents, max(2, len(tokenized) // 5))
     if len(tokenized) - holdout < 2:
         raise ValueError(
-            f"{args.corpus or 'the corpus'}: {len(tokenized)} documents are too few: pretraining "
-            "holds out 2+ documents for evaluation and needs 2+ more to train on"
+            f"the corpus has {len(tokenized)} documents, too few: pretraining holds out 2+ "
+            "documents for evaluation and needs 2+ more to train on"
         )
     ids = dict(cls_token_id=tokenizer.cls_token_id, sep_token_id=tokenizer.sep_token_id)
-    shape = dict(max_seq_length=args.seq_length, short_seq_prob=args.short_seq_prob)
+    shape = dict(max_seq_length=setup.seq_length, short_seq_prob=setup.short_seq_prob)
     train_instances = create_instances(
-        tokenized[holdout:], **ids, **shape, dupe_factor=args.dupe_factor, seed=args.seed
+        tokenized[holdout:], **ids, **shape, dupe_factor=setup.dupe_factor, seed=seed
     )
-    eval_instances = create_instances(tokenized[:holdout], **ids, **shape, seed=args.seed + 1)
-    masking = dict(max_predictions=args.max_predictions, whole_word=args.whole_word)
+    eval_instances = create_instances(tokenized[:holdout], **ids, **shape, seed=seed + 1)
+    masking = dict(max_predictions=setup.max_predictions, whole_word=setup.whole_word)
     train_data = PretrainingDataset(
-        train_instances, tokenizer, **masking, dynamic=args.dynamic_masking, seed=args.seed
+        train_instances, tokenizer, **masking, dynamic=setup.dynamic_masking, seed=seed
     )
-    eval_data = PretrainingDataset(eval_instances[:2000], tokenizer, **masking, seed=args.seed + 1)
-    collator = PretrainingCollator(tokenizer.pad_token_id, labelled_logits_only=True)
-    train_batches = PretrainingBatches(train_data, args.batch_size, collator, shuffle=True)
-    eval_batches = PretrainingBatches(eval_data, 64, collator, shuffle=False)
-    print(
-        f"instances: {len(train_data)} train, {len(eval_data)} held out; "
-        f"vocabulary {tokenizer.vocab_size}",
-        file=log,
-    )
+    eval_data = PretrainingDataset(eval_instances[:2000], tokenizer, **masking, seed=seed + 1)
+    return train_data, eval_data
 
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=args.hidden,
-        num_hidden_layers=args.layers,
-        num_attention_heads=args.heads,
-        intermediate_size=args.intermediate or 4 * args.hidden,
-        pad_token_id=tokenizer.pad_token_id,
+
+def pretrain(
+    corpus: str | None,
+    out: str | Path,
+    setup: PretrainingSetup,
+    training: TrainingConfig,
+    log=print,
+) -> dict[str, Any]:
+    """Corpus -> vocabulary -> instances -> MLM + NSP training -> a saved folder; returns a summary.
+
+    The folder loads in bertlab (`bertlab.auto.load_model`) and in
+    `transformers.BertForPreTraining`; the summary gives held-out MLM accuracy beside the
+    most-frequent-token baseline.
+    """
+    from bertlab.checkpoints import save_folder
+    from bertlab.data.corpus import load_corpus
+    from bertlab.files import atomic_write_json
+    from bertlab.pretraining_data import PretrainingBatches, PretrainingCollator
+    from bertlab.training import train
+
+    set_seed(training.seed)
+    started = time.perf_counter()
+    documents = load_corpus(corpus)
+    if setup.max_documents:
+        documents = documents[: setup.max_documents]
+    log(f"corpus: {len(documents)} documents")
+    tokenizer = learn_tokenizer(documents, setup)
+    train_data, eval_data = pretraining_data(documents, tokenizer, setup, training.seed)
+    pad_id = tokenizer.require_token_id("pad_token", "batching")
+    collator = PretrainingCollator(pad_id, labelled_logits_only=True)
+    train_batches = PretrainingBatches(train_data, setup.batch_size, collator, shuffle=True)
+    eval_batches = PretrainingBatches(eval_data, 64, collator, shuffle=False)
+    log(
+        f"instances: {len(train_data)} train, {len(eval_data)} held out; vocabulary {tokenizer.vocab_size}"
     )
-    model = BertForPreTraining(config)
-    training = TrainingConfig(
-        learning_rate=args.lr,
-        warmup_ratio=args.warmup_ratio,
-        max_steps=args.max_steps,
-        max_seconds=args.max_seconds,
-        epochs=None,
-        accumulation_steps=args.accumulation_steps,
-        precision=args.precision,
-        eval_every=args.eval_every,
-        log_every=10,
-        seed=args.seed,
-        progress=not args.no_progress,
-        output_dir=args.out,
-        save_every=args.save_every,
-        resume=args.resume,
-    )
+    model = BertForPreTraining(setup.model_config(tokenizer))
     history = train(model, train_batches, training, lambda m: evaluate_pretraining(m, eval_batches))
     model.to("cpu")
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return {"rank": torch.distributed.get_rank(), "steps": history.last.get("step")}
-    out = save_for_transformers(model, tokenizer, args.out)
-    (out / "training_history.json").write_text(json.dumps(history.records, indent=1) + "\n")
     token, baseline = most_frequent_token_baseline(train_data, eval_data)
     final = history.last
-    return {
+    result = {
         "out": str(out),
         "documents": len(documents),
         "train_instances": len(train_data),
@@ -444,6 +449,7 @@ def run_cli(command: str, args: argparse.Namespace) -> dict[str, Any]:
         "parameters": model.num_parameters,
         "steps": final["step"],
         "stop_reason": history.stop_reason,
+        "reproducible": history.reproducible,
         "train_loss": final.get("loss"),
         "mlm_accuracy": final.get("mlm_accuracy"),
         "nsp_accuracy": final.get("nsp_accuracy"),
@@ -451,3 +457,10 @@ def run_cli(command: str, args: argparse.Namespace) -> dict[str, Any]:
         "most_frequent_token_accuracy": baseline,
         "seconds": round(time.perf_counter() - started, 1),
     }
+    info = {"setup": asdict(setup), "training": asdict(training), "result": result}
+
+    def write(folder: Path) -> None:
+        atomic_write_json(folder / "training_history.json", history.records)
+
+    save_folder(out, model, tokenizer, info, extra=write)
+    return result

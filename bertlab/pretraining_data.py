@@ -27,8 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch.utils.data import DataLoader, Dataset
+
+from bertlab.batching import pad_batch
 
 __all__ = [
     "PretrainingBatches",
@@ -255,7 +256,7 @@ class PretrainingDataset(Dataset):
         self.instances = list(instances)
         vocab = tokenizer.get_vocab() if hasattr(tokenizer, "get_vocab") else tokenizer.vocab
         self.vocab_size = len(vocab)
-        self.mask_token_id = tokenizer.mask_token_id
+        self.mask_token_id = tokenizer.require_token_id("mask_token", "masking")
         self.special_ids = frozenset(
             i
             for i in (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id)
@@ -319,21 +320,17 @@ class PretrainingCollator:
         self.labelled_logits_only = labelled_logits_only
 
     def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        length = max(len(e["input_ids"]) for e in examples)
-
-        def pad(key: str, value: int) -> torch.Tensor:
-            rows = [list(e[key]) + [value] * (length - len(e[key])) for e in examples]
-            return torch.tensor(rows, dtype=torch.long)
-
-        batch: dict[str, Any] = {
-            "input_ids": pad("input_ids", self.pad_token_id),
-            "token_type_ids": pad("token_type_ids", 0),
-            "attention_mask": torch.tensor(
-                [[1] * len(e["input_ids"]) + [0] * (length - len(e["input_ids"])) for e in examples]
-            ),
-            "labels": pad("labels", -100),
-            "next_sentence_label": torch.tensor([e["next_sentence_label"] for e in examples]),
-        }
+        features = [
+            {
+                "input_ids": e["input_ids"],
+                "token_type_ids": e["token_type_ids"],
+                "attention_mask": [1] * len(e["input_ids"]),
+                "labels": e["labels"],
+                "next_sentence_label": e["next_sentence_label"],
+            }
+            for e in examples
+        ]
+        batch: dict[str, Any] = pad_batch(features, self.pad_token_id, {"labels": -100})
         if self.labelled_logits_only:
             batch["labelled_logits_only"] = True
         return batch

@@ -1,49 +1,49 @@
 """One training loop for pretraining and every fine-tuning notebook.
 
-Notebook 09 introduces it while pretraining a small BERT; notebooks 10-12 reuse it.
-`train(model, train_batches, config)` calls `model(**batch)` on each dict batch
-and minimises `output.loss` with:
+Notebook 09 introduces it while pretraining a small BERT (and writes the same loop in
+twenty lines first); notebooks 10-12 reuse it. `train(model, batches, config)` calls
+`model(**batch)` on each dict batch and minimises `output.loss`. The loop itself,
+`train`, reads in one sitting: forward, backward, clip, step, then log, evaluate and
+save. Everything else is a small named helper below it:
 
-- AdamW (`torch.optim.AdamW`) over `bertlab.optim.decay_parameter_groups`: no weight
-  decay on biases and LayerNorm weights (notebook 04 writes AdamW out by hand; the
-  loop uses torch's implementation because it is the same update and faster, and
-  its fused kernel by default: one pass over the memory per step instead of several,
-  which cuts the optimizer's share of a short-sequence CPU step from ~30% to ~12%);
-- linear warmup then linear decay (`bertlab.optim.linear_warmup_decay`) over the
-  budget; with a time budget the schedule follows the elapsed time;
-- clipping of the global gradient norm (`bertlab.optim.clip_grad_norm_`);
-- gradient accumulation, mixed precision (bf16 autocast on CPU or GPU, fp16 with a
-  gradient scaler on GPU only);
-- evaluation callbacks `eval_fn(model) -> dict[str, float]`, a tqdm progress bar,
-  a `History` that can redraw its curves live in a notebook;
-- checkpoints in `output_dir/checkpoint/` and exact resume (model, optimizer,
-  schedule, RNG states, epoch and position in the data);
-- data-parallel training under `torchrun --nproc_per_node N` with no code change:
-  every process sees the same batches and trains on its own slice of each one
+- `make_optimizer`: AdamW (`torch.optim.AdamW`, its fused kernel by default: one pass
+  over the memory per step instead of several) over `bertlab.optim.decay_parameter_groups`
+  (no weight decay on biases and LayerNorm weights; notebook 04 writes AdamW by hand),
+  with per-prefix learning-rate multipliers;
+- `Budget`: when to stop (`max_steps`, `max_seconds`, `epochs`) and the learning rate
+  (linear warmup then linear decay, `bertlab.optim.linear_warmup_decay`; under a time
+  budget the schedule follows the elapsed time, so such a run does not repeat step for step);
+- `epoch_batches`: the passes over the data, each in an order that depends only on the
+  saved random state, so a resumed run sees the very same batches;
+- `Checkpointer`: `output_dir/checkpoint/` with model, optimizer, schedule position and
+  random states, written atomically, for exact resume;
+- `Distributed`: data-parallel training under `torchrun --nproc_per_node N` with no code
+  change: every process sees the same batches and trains on its own slice of each one
   (DistributedDataParallel averages the gradients), so N processes follow the same
-  trajectory as one process on the same global batch.
+  trajectory as one process on the same global batch;
+- `Logger`: the `History` of losses and metrics, a progress bar on a terminal (plain
+  periodic lines otherwise), and live curves in a notebook.
+
+Mixed precision: bf16 autocast on CPU or GPU, fp16 with a gradient scaler on GPU only
+(notebook 13 explains both).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
-import random
-import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from bertlab.optim import clip_grad_norm_, decay_parameter_groups, linear_warmup_decay
-from bertlab.runtime import default_device, set_seed
+from bertlab.runtime import Progress, get_rng_state, resolve_device, set_rng_state, set_seed
 
 __all__ = ["History", "NonFiniteLossError", "TrainingConfig", "train"]
 
@@ -58,11 +58,15 @@ class TrainingConfig:
 
     Training stops at the first of `max_steps` optimizer steps, `max_seconds` of
     training, or `epochs` passes over the data (set `epochs=None` to loop over the
-    data until a step or time budget runs out).
+    data until a step or time budget runs out). A run with a step or epoch budget and
+    no time budget repeats bit for bit on the same machine; a time budget does not.
 
     `lr_multipliers` maps parameter-name prefixes to a factor on the learning rate,
     e.g. `{"classifier": 10.0}` lets a freshly initialised head learn faster than the
     pretrained encoder under it (the first matching prefix wins).
+
+    `progress`: True draws a progress bar on a terminal and prints a plain line every
+    `log_seconds` otherwise (a log file, CI); False prints nothing.
     """
 
     learning_rate: float = 5e-5
@@ -76,6 +80,7 @@ class TrainingConfig:
     precision: str = "fp32"
     eval_every: int | None = None
     log_every: int = 10
+    log_seconds: float = 10.0
     seed: int = 0
     progress: bool = True
     live_plot: bool = False
@@ -91,33 +96,50 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if not 0 <= self.warmup_ratio < 1:
-            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.accumulation_steps < 1:
-            raise ValueError(f"accumulation_steps must be >= 1, got {self.accumulation_steps}")
-        if self.log_every < 1:
-            raise ValueError(f"log_every must be >= 1, got {self.log_every}")
-        for name in ("max_steps", "max_seconds", "epochs", "eval_every", "save_every"):
+        _require(self.learning_rate > 0, "learning_rate must be > 0", self.learning_rate)
+        _require(self.weight_decay >= 0, "weight_decay must be >= 0", self.weight_decay)
+        _require(0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)", self.warmup_ratio)
+        _require(
+            self.accumulation_steps >= 1, "accumulation_steps must be >= 1", self.accumulation_steps
+        )
+        _require(self.log_every >= 1, "log_every must be >= 1", self.log_every)
+        _require(self.log_seconds > 0, "log_seconds must be > 0", self.log_seconds)
+        for name in (
+            "max_steps",
+            "max_seconds",
+            "epochs",
+            "eval_every",
+            "save_every",
+            "max_grad_norm",
+        ):
             value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"{name} must be > 0 or None, got {value}")
+            _require(value is None or value > 0, f"{name} must be > 0 or None", value)
         if self.max_steps is None and self.max_seconds is None and self.epochs is None:
             raise ValueError("give at least one budget: max_steps, max_seconds or epochs")
         for prefix, factor in self.lr_multipliers.items():
-            if not factor > 0:
-                raise ValueError(f"lr_multipliers[{prefix!r}] must be > 0, got {factor}")
+            _require(factor > 0, f"lr_multipliers[{prefix!r}] must be > 0", factor)
         if (self.save_every or self.resume) and self.output_dir is None:
             raise ValueError("save_every and resume need output_dir (where checkpoints live)")
+
+    @property
+    def reproducible(self) -> bool:
+        """True when the budget is counted in steps or epochs: a rerun gives the same weights."""
+        return self.max_seconds is None
+
+
+def _require(condition: bool, message: str, value: Any) -> None:
+    """Raise ValueError(message, got value) unless `condition`; NaN fails every comparison."""
+    if not condition:
+        raise ValueError(f"{message}, got {value}")
 
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint (if any) is kept."""
 
-    def __init__(self, message: str, history: History):
+    def __init__(self, message: str, history: History, checkpoint: Path | None = None):
         super().__init__(message)
         self.history = history
+        self.checkpoint = checkpoint
 
 
 @dataclass
@@ -126,10 +148,12 @@ class History:
 
     Each record is a dict with `step`, `seconds`, `examples`, `loss` (mean training
     loss since the previous record), `lr`, and the metrics `eval_fn` returned at that step.
+    `reproducible` is False when a time budget decided the schedule or the end.
     """
 
     records: list[dict[str, float]] = field(default_factory=list)
     stop_reason: str = ""
+    reproducible: bool = True
 
     def metric(self, name: str) -> tuple[list[float], list[float]]:
         """Steps and values of one column (records without it are skipped)."""
@@ -153,15 +177,14 @@ class History:
         loss_ax, eval_ax = axes
         loss_ax.clear()
         eval_ax.clear()
-        steps, losses = self.metric("loss")
-        loss_ax.plot(steps, losses, label="training loss")
-        for name in sorted({k for r in self.records for k in r if "loss" in k and k != "loss"}):
+        loss_ax.plot(*self.metric("loss"), label="training loss")
+        columns = sorted({k for r in self.records for k in r} - set(_BASE_COLUMNS))
+        for name in [name for name in columns if "loss" in name]:
             loss_ax.plot(*self.metric(name), marker="o", label=name)
         loss_ax.set_xlabel("optimizer step")
         loss_ax.set_ylabel("loss")
         loss_ax.legend(loc="upper right")
-        others = sorted({k for r in self.records for k in r} - set(_BASE_COLUMNS))
-        others = [name for name in others if "loss" not in name]
+        others = [name for name in columns if "loss" not in name]
         for name in others:
             eval_ax.plot(*self.metric(name), marker="o", label=name)
         eval_ax.set_xlabel("optimizer step")
@@ -176,199 +199,17 @@ class History:
 _BASE_COLUMNS = ("step", "seconds", "examples", "loss", "lr", "grad_norm", "epoch")
 
 
-class _LivePlot:
-    """Redraws `History.plot()` in place in a notebook (an IPython display handle)."""
+@dataclass
+class TrainState:
+    """Where training is: what a checkpoint must hold to resume exactly."""
 
-    def __init__(self) -> None:
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
-        self.figure, self.axes = plt.subplots(1, 2, figsize=(10, 3.2))
-        plt.close(self.figure)  # shown through the handle only, not again at cell end
-        self.handle = display(self.figure, display_id=True)
-
-    def update(self, history: History) -> None:
-        history.plot(self.axes)
-        self.handle.update(self.figure)
-
-
-# ----------------------------------------------------------------------------- distributed
-
-
-def _distributed_setup(device: torch.device) -> tuple[int, int]:
-    """Join the process group that `torchrun` describes in the environment; (rank, world)."""
-    import torch.distributed as dist
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return 0, 1
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return dist.get_rank(), dist.get_world_size()
-
-
-def _rank_slice(batch: dict[str, Any], rank: int, world: int) -> dict[str, Any]:
-    """This process's contiguous share of a batch (tensors split along dimension 0)."""
-    out = {}
-    for key, value in batch.items():
-        if isinstance(value, torch.Tensor) and value.dim() > 0:
-            out[key] = value.tensor_split(world)[rank]
-        else:
-            out[key] = value
-    return out
-
-
-def _uses_distributed_sampler(train_batches: Iterable) -> bool:
-    from torch.utils.data.distributed import DistributedSampler
-
-    return isinstance(getattr(train_batches, "sampler", None), DistributedSampler)
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def _rng_state() -> dict[str, Any]:
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {
-        "python": random.getstate(),
-        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
-    return {
-        k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
-        for k, v in batch.items()
-    }
-
-
-def _batch_size(batch: Mapping[str, Any]) -> int:
-    if not isinstance(batch, Mapping):
-        raise TypeError(
-            f"train_batches must yield dict batches (passed as model(**batch)), got "
-            f"{type(batch).__name__}"
-        )
-    for value in batch.values():
-        if isinstance(value, torch.Tensor) and value.dim() > 0:
-            return int(value.shape[0])
-    return 1
-
-
-def _loss_of(output: Any) -> torch.Tensor:
-    loss = output.get("loss") if isinstance(output, Mapping) else getattr(output, "loss", None)
-    if loss is None:
-        raise ValueError(
-            "the model returned no loss: pass labels in the batch so that model(**batch).loss is set"
-        )
-    return loss
-
-
-def _autocast(precision: str, device: torch.device):
-    if precision == "fp32":
-        return nullcontext()
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def _parameter_groups(model: nn.Module, config: TrainingConfig) -> list[dict]:
-    """`decay_parameter_groups`, each split further by `config.lr_multipliers`."""
-    factor_of = {}
-    for name, param in model.named_parameters():
-        prefix = next((p for p in config.lr_multipliers if name.startswith(p)), None)
-        factor_of[id(param)] = config.lr_multipliers[prefix] if prefix is not None else 1.0
-    unmatched = [
-        p
-        for p in config.lr_multipliers
-        if not any(n.startswith(p) for n, _ in model.named_parameters())
-    ]
-    if unmatched:
-        raise ValueError(f"lr_multipliers: no parameter name starts with {unmatched[0]!r}")
-    groups = []
-    for group in decay_parameter_groups(model, config.weight_decay):
-        for factor in sorted({factor_of[id(p)] for p in group["params"]}):
-            params = [p for p in group["params"] if factor_of[id(p)] == factor]
-            groups.append({**group, "params": params, "lr_multiplier": factor})
-    return groups
-
-
-def _fused_adamw_works(model: nn.Module, device: torch.device) -> bool:
-    """torch's fused AdamW needs floating-point parameters on the CPU or a GPU."""
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    return device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in trainable)
-
-
-def _planned_steps(train_batches: Iterable, config: TrainingConfig) -> int | None:
-    """Optimizer steps in the budget when it is countable (max_steps and/or epochs)."""
-    candidates = []
-    if config.max_steps is not None:
-        candidates.append(config.max_steps)
-    if config.epochs is not None:
-        try:
-            per_epoch = len(train_batches) / config.accumulation_steps  # type: ignore[arg-type]
-        except TypeError:
-            per_epoch = None
-        if per_epoch is not None:
-            candidates.append(max(1, math.ceil(per_epoch * config.epochs)))
-    return min(candidates) if candidates else None
-
-
-def _evaluate(model: nn.Module, eval_fn: Callable) -> dict[str, float]:
-    """Run eval_fn in eval mode without touching the training RNG streams."""
-    state = _rng_state()
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            metrics = eval_fn(model)
-    finally:
-        model.train(was_training)
-        _set_rng_state(state)
-    if not isinstance(metrics, Mapping):
-        raise TypeError(f"eval_fn must return a dict of metrics, got {type(metrics).__name__}")
-    return {k: float(v) for k, v in metrics.items()}
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-
-def _save_checkpoint(directory: Path, model: nn.Module, state: dict[str, Any]) -> Path:
-    """Write model weights + training state to directory/checkpoint, atomically."""
-    from safetensors.torch import save_model
-
-    final = directory / CHECKPOINT_NAME
-    partial = directory / (CHECKPOINT_NAME + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    save_model(model, str(partial / "model.safetensors"))  # handles tied weights
-    torch.save(state, partial / "training_state.pt")
-    previous = directory / (CHECKPOINT_NAME + ".previous")
-    shutil.rmtree(previous, ignore_errors=True)
-    if final.exists():
-        final.rename(previous)
-    partial.rename(final)
-    shutil.rmtree(previous, ignore_errors=True)
-    return final
-
-
-def _load_checkpoint(directory: Path, model: nn.Module) -> dict[str, Any]:
-    from safetensors.torch import load_model
-
-    checkpoint = directory / CHECKPOINT_NAME
-    load_model(model, str(checkpoint / "model.safetensors"))
-    return torch.load(checkpoint / "training_state.pt", weights_only=True)
+    step: int = 0  # optimizer steps done
+    epoch: int = 0
+    batch_in_epoch: int = 0  # batches of this epoch already consumed
+    examples: int = 0
+    seconds_before: float = 0.0  # training time spent before this process (resume)
+    epoch_rng: dict[str, Any] | None = None  # random state that fixes this epoch's order
+    resume_rng: dict[str, Any] | None = None  # random state to restore after skipping batches
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -385,69 +226,260 @@ def train(
     If `train_batches` has a `set_epoch(epoch)` method (as a dynamic-masking dataset or a
     DataLoader's DistributedSampler does), it is called before every pass.
     """
-    device = torch.device(config.device) if config.device else default_device()
+    device = resolve_device(config.device)
     if config.precision == "fp16" and device.type != "cuda":
         raise ValueError("precision='fp16' needs a CUDA GPU (use 'bf16' on the CPU)")
-    rank, world = _distributed_setup(device)
-    if device.type == "cuda" and world > 1:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
-    is_main = rank == 0
-    model.to(device)
-    model.train()
-
+    distributed = Distributed.join(device, train_batches)
+    device = distributed.device
+    model.to(device).train()
     set_seed(config.seed)
-    optimizer = torch.optim.AdamW(
-        _parameter_groups(model, config),
+    optimizer = make_optimizer(model, config, device)
+    scaler = torch.amp.GradScaler("cuda") if config.precision == "fp16" else None
+    forward_model = distributed.wrap(model)
+    budget = Budget(config, train_batches)
+    state, history = (
+        TrainState(epoch_rng=get_rng_state()),
+        History(reproducible=config.reproducible),
+    )
+    checkpointer = Checkpointer(config.output_dir, distributed.is_main)
+    if config.resume:
+        checkpointer.restore(model, optimizer, scaler, state, history)
+    logger = Logger(config, history, budget.total_steps, state.step, distributed.is_main)
+    clock = Clock(state.seconds_before)
+
+    micro = 0
+    optimizer.zero_grad(set_to_none=True)
+    for batch in epoch_batches(train_batches, state, config, distributed):
+        with distributed.sync_gradients(micro + 1, config.accumulation_steps):
+            loss = forward_backward(forward_model, batch, config, device, scaler)
+        micro += 1
+        if not torch.isfinite(loss):
+            raise checkpointer.non_finite(loss, state, history, logger)
+        logger.add_loss(float(loss))
+        if micro % config.accumulation_steps:
+            continue  # gradients keep accumulating until the step
+
+        lr = budget.set_learning_rate(optimizer, state.step, clock())
+        grad_norm = optimizer_step(model, optimizer, scaler, config.max_grad_norm)
+        state.step += 1
+        reason = distributed.agree(budget.stop_reason(state.step, clock()))
+        logger.log_step(state, clock(), lr, grad_norm, force=bool(reason))
+        if (
+            eval_fn
+            and distributed.is_main
+            and config.eval_every
+            and state.step % config.eval_every == 0
+        ):
+            logger.add_metrics(state, clock(), evaluate(model, eval_fn))
+        if config.save_every and state.step % config.save_every == 0:
+            checkpointer.save(model, optimizer, scaler, state, history, config, clock())
+        if reason:
+            history.stop_reason = reason
+            break
+    else:  # the data ran out before any other budget
+        history.stop_reason = f"epochs={config.epochs:g} done"
+
+    logger.finish(state, clock(), optimizer)
+    if eval_fn is not None and not logger.final_record_has_metrics():
+        logger.add_metrics(state, clock(), evaluate(model, eval_fn))
+    if config.output_dir is not None:
+        checkpointer.save(model, optimizer, scaler, state, history, config, clock())
+    return history
+
+
+def forward_backward(model, batch, config: TrainingConfig, device, scaler) -> torch.Tensor:
+    """One micro-batch: forward under autocast, backward of loss / accumulation_steps."""
+    with autocast(config.precision, device):
+        loss = loss_of(model(**to_device(batch, device)))
+    scaled = loss / config.accumulation_steps
+    if torch.isfinite(loss.detach()):
+        (scaler.scale(scaled) if scaler is not None else scaled).backward()
+    return loss.detach()
+
+
+def optimizer_step(model, optimizer, scaler, max_grad_norm: float | None) -> float | None:
+    """Clip the global gradient norm, step, zero the gradients; returns the norm before clipping."""
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+    grad_norm = None
+    if max_grad_norm is not None:
+        grad_norm = float(clip_grad_norm_(model.parameters(), max_grad_norm))
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return grad_norm
+
+
+def evaluate(model: nn.Module, eval_fn: Callable) -> dict[str, float]:
+    """Run eval_fn in eval mode without touching the training random streams."""
+    state = get_rng_state()
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            metrics = eval_fn(model)
+    finally:
+        model.train(was_training)
+        set_rng_state(state)
+    if not isinstance(metrics, Mapping):
+        raise TypeError(f"eval_fn must return a dict of metrics, got {type(metrics).__name__}")
+    return {k: float(v) for k, v in metrics.items()}
+
+
+# ----------------------------------------------------------------------------- batches
+
+
+def epoch_batches(
+    train_batches, state: TrainState, config: TrainingConfig, distributed
+) -> Iterator:
+    """Yield the batches of every epoch in turn, keeping `state` current.
+
+    Each epoch's order depends only on `state.epoch_rng`, so a resumed run skips the
+    batches it already used and then sees exactly the ones it would have seen.
+    A fractional `epochs` budget stops inside the last epoch.
+    """
+    last_epoch = math.ceil(config.epochs) if config.epochs is not None else None
+    while last_epoch is None or state.epoch < last_epoch:
+        set_rng_state(state.epoch_rng)
+        _set_epoch(train_batches, state.epoch)
+        iterator = iter(train_batches)
+        for _ in range(state.batch_in_epoch):  # resuming: skip what this epoch already used
+            next(iterator)
+        if state.resume_rng is not None:
+            set_rng_state(state.resume_rng)
+            state.resume_rng = None
+        limit = _batches_in_epoch(train_batches, config, state.epoch)
+        for batch in iterator:
+            if limit is not None and state.batch_in_epoch >= limit:
+                break
+            state.batch_in_epoch += 1
+            state.examples += batch_size(batch)
+            yield distributed.my_slice(batch)
+        if state.batch_in_epoch == 0:
+            raise ValueError(
+                f"train_batches yielded no batch in epoch {state.epoch}: is the data empty?"
+            )
+        state.epoch += 1
+        state.batch_in_epoch = 0
+        state.epoch_rng = get_rng_state()
+
+
+def _set_epoch(train_batches, epoch: int) -> None:
+    if hasattr(train_batches, "set_epoch"):
+        train_batches.set_epoch(epoch)
+    elif _uses_distributed_sampler(train_batches):
+        train_batches.sampler.set_epoch(epoch)
+
+
+def _batches_in_epoch(train_batches, config: TrainingConfig, epoch: int) -> int | None:
+    """How many batches the last, fractional epoch may use (None: all of them)."""
+    if config.epochs is None or epoch != math.ceil(config.epochs) - 1:
+        return None
+    try:
+        return math.ceil(len(train_batches) * (config.epochs - epoch))
+    except TypeError:
+        return None
+
+
+def batch_size(batch: Mapping[str, Any]) -> int:
+    if not isinstance(batch, Mapping):
+        raise TypeError(
+            f"train_batches must yield dict batches (passed as model(**batch)), got "
+            f"{type(batch).__name__}"
+        )
+    for value in batch.values():
+        if isinstance(value, torch.Tensor) and value.dim() > 0:
+            return int(value.shape[0])
+    return 1
+
+
+def to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+    return {
+        k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+        for k, v in batch.items()
+    }
+
+
+def loss_of(output: Any) -> torch.Tensor:
+    loss = output.get("loss") if isinstance(output, Mapping) else getattr(output, "loss", None)
+    if loss is None:
+        raise ValueError(
+            "the model returned no loss: pass labels in the batch so that model(**batch).loss is set"
+        )
+    return loss
+
+
+def autocast(precision: str, device: torch.device):
+    """bf16 or fp16 autocast on `device`; fp32 runs as it is."""
+    if precision == "fp32":
+        return nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+# ----------------------------------------------------------------------------- optimizer and budget
+
+
+def make_optimizer(model: nn.Module, config: TrainingConfig, device: torch.device):
+    """AdamW over the decay groups, each split by `config.lr_multipliers`."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    fused = config.fused_optimizer and device.type in ("cpu", "cuda")
+    return torch.optim.AdamW(
+        parameter_groups(model, config),
         lr=config.learning_rate,
         betas=config.adam_betas,
         eps=config.adam_epsilon,
-        fused=config.fused_optimizer and _fused_adamw_works(model, device),
+        fused=fused and all(p.is_floating_point() for p in trainable),
     )
-    scaler = torch.amp.GradScaler("cuda") if config.precision == "fp16" else None
-    ddp_model: nn.Module = model
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
 
-        ddp_model = DistributedDataParallel(
-            model, device_ids=[device] if device.type == "cuda" else None
+
+def parameter_groups(model: nn.Module, config: TrainingConfig) -> list[dict]:
+    """`decay_parameter_groups`, each split further by `config.lr_multipliers`."""
+    names = [name for name, _ in model.named_parameters()]
+    unmatched = [p for p in config.lr_multipliers if not any(n.startswith(p) for n in names)]
+    if unmatched:
+        raise ValueError(f"lr_multipliers: no parameter name starts with {unmatched[0]!r}")
+    factor_of = {}
+    for name, param in model.named_parameters():
+        prefix = next((p for p in config.lr_multipliers if name.startswith(p)), None)
+        factor_of[id(param)] = config.lr_multipliers[prefix] if prefix is not None else 1.0
+    groups = []
+    for group in decay_parameter_groups(model, config.weight_decay):
+        for factor in sorted({factor_of[id(p)] for p in group["params"]}):
+            params = [p for p in group["params"] if factor_of[id(p)] == factor]
+            groups.append({**group, "params": params, "lr_multiplier": factor})
+    return groups
+
+
+class Budget:
+    """When training stops, and the learning rate at each step (warmup, then linear decay).
+
+    The schedule runs over the planned optimizer steps when they can be counted
+    (`max_steps`, or `epochs` over data with a length). With a time budget the schedule
+    also follows the elapsed time, whichever is further along, so it ends on time.
+    """
+
+    def __init__(self, config: TrainingConfig, train_batches) -> None:
+        self.config = config
+        self.total_steps = planned_steps(train_batches, config)
+        if self.total_steps is None and config.max_seconds is None:
+            raise ValueError(
+                "train_batches has no len(): give max_steps or max_seconds so the schedule has an end"
+            )
+        self.warmup_steps = (
+            math.ceil(config.warmup_ratio * self.total_steps) if self.total_steps else 0
         )
-    split_batches = world > 1 and not _uses_distributed_sampler(train_batches)
 
-    total_steps = _planned_steps(train_batches, config)
-    if total_steps is None and config.max_seconds is None:
-        raise ValueError(
-            "train_batches has no len(): give max_steps or max_seconds so the schedule has an end"
-        )
-    output_dir = Path(config.output_dir) if config.output_dir is not None else None
-    history = History()
-
-    # Where we are: optimizer steps done, epoch, batches consumed in this epoch, seconds spent.
-    step, epoch, batch_in_epoch, elapsed_before, examples = 0, 0, 0, 0.0, 0
-    epoch_rng = _rng_state()
-    if config.resume and output_dir is not None and (output_dir / CHECKPOINT_NAME).exists():
-        state = _load_checkpoint(output_dir, model)
-        optimizer.load_state_dict(state["optimizer"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        step, epoch = state["step"], state["epoch"]
-        batch_in_epoch, elapsed_before = state["batch_in_epoch"], state["seconds"]
-        examples = state["examples"]
-        history.records = list(state["history"])
-        epoch_rng = state["epoch_rng"]
-        resume_rng = state["rng"]
-    else:
-        resume_rng = None
-
-    warmup_steps = math.ceil(config.warmup_ratio * total_steps) if total_steps else 0
-
-    def set_learning_rate(seconds: float) -> float:
-        """Warmup + linear decay over steps, or over elapsed time when that runs out first."""
-        multiplier = 0.0
-        if total_steps is not None:
-            multiplier = linear_warmup_decay(step, warmup_steps, total_steps)
-            step_fraction = step / total_steps
-        else:
-            step_fraction = 0.0
+    def set_learning_rate(self, optimizer, step: int, seconds: float) -> float:
+        """Set every group's rate for the coming step; returns the base rate."""
+        config = self.config
+        multiplier, step_fraction = 0.0, 0.0
+        if self.total_steps is not None:
+            multiplier = linear_warmup_decay(step, self.warmup_steps, self.total_steps)
+            step_fraction = step / self.total_steps
         if config.max_seconds is not None and seconds / config.max_seconds > step_fraction:
             done = round(min(1.0, seconds / config.max_seconds) * _SCHEDULE_RESOLUTION)
             warmup = math.ceil(config.warmup_ratio * _SCHEDULE_RESOLUTION)
@@ -457,193 +489,291 @@ def train(
             group["lr"] = lr * group.get("lr_multiplier", 1.0)  # absent in older checkpoints
         return lr
 
-    def training_state() -> dict[str, Any]:
+    def stop_reason(self, step: int, seconds: float) -> str:
+        """Why training must stop after this step ("" to go on)."""
+        if self.config.max_steps is not None and step >= self.config.max_steps:
+            return f"max_steps={self.config.max_steps} reached"
+        if self.config.max_seconds is not None and seconds >= self.config.max_seconds:
+            return f"max_seconds={self.config.max_seconds:g} reached"
+        return ""
+
+
+def planned_steps(train_batches: Iterable, config: TrainingConfig) -> int | None:
+    """Optimizer steps in the budget when it is countable (max_steps and/or epochs)."""
+    candidates = []
+    if config.max_steps is not None:
+        candidates.append(config.max_steps)
+    if config.epochs is not None:
+        try:
+            per_epoch = len(train_batches) / config.accumulation_steps  # type: ignore[arg-type]
+        except TypeError:
+            per_epoch = None
+        if per_epoch is not None:
+            candidates.append(max(1, math.ceil(per_epoch * config.epochs)))
+    return min(candidates) if candidates else None
+
+
+class Clock:
+    """Seconds of training so far, including those of the run this one resumes."""
+
+    def __init__(self, seconds_before: float) -> None:
+        self.seconds_before = seconds_before
+        self.start = time.perf_counter()
+
+    def __call__(self) -> float:
+        return self.seconds_before + (time.perf_counter() - self.start)
+
+
+# ----------------------------------------------------------------------------- distributed
+
+
+class Distributed:
+    """Data-parallel training under `torchrun`; with one process every method is a no-op."""
+
+    def __init__(self, device: torch.device, rank: int, world: int, split_batches: bool) -> None:
+        self.device, self.rank, self.world = device, rank, world
+        self.split_batches = split_batches
+        self.is_main = rank == 0
+        self.ddp_model: nn.Module | None = None
+
+    @classmethod
+    def join(cls, device: torch.device, train_batches) -> Distributed:
+        """Join the process group that `torchrun` describes in the environment."""
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return cls(device, 0, 1, False)
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        rank = dist.get_rank()
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
+        split = not _uses_distributed_sampler(train_batches)
+        return cls(device, rank, dist.get_world_size(), split)
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        """The model to call in the loop: DistributedDataParallel when there are N processes."""
+        if self.world == 1:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        device_ids = [self.device] if self.device.type == "cuda" else None
+        self.ddp_model = DistributedDataParallel(model, device_ids=device_ids)
+        return self.ddp_model
+
+    def my_slice(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """This process's contiguous share of a batch (tensors split along dimension 0)."""
+        if not self.split_batches:
+            return batch
         return {
-            "step": step,
-            "epoch": epoch,
-            "batch_in_epoch": batch_in_epoch,
-            "seconds": elapsed_before + (time.perf_counter() - start),
-            "examples": examples,
-            "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict() if scaler is not None else None,
-            "rng": _rng_state(),
-            "epoch_rng": epoch_rng,
-            "history": history.records,
-            "config": {k: v for k, v in dataclasses.asdict(config).items() if k != "output_dir"},
+            key: value.tensor_split(self.world)[self.rank]
+            if isinstance(value, torch.Tensor) and value.dim() > 0
+            else value
+            for key, value in batch.items()
         }
 
-    def out_of_budget(seconds: float) -> str:
-        reason = ""
-        if config.max_steps is not None and step >= config.max_steps:
-            reason = f"max_steps={config.max_steps} reached"
-        elif config.max_seconds is not None and seconds >= config.max_seconds:
-            reason = f"max_seconds={config.max_seconds:g} reached"
-        if world > 1:  # every process must stop at the same step
-            import torch.distributed as dist
+    def sync_gradients(self, micro: int, accumulation_steps: int):
+        """Average gradients across processes only on the micro-batch that ends a step."""
+        if self.ddp_model is None or micro % accumulation_steps == 0:
+            return nullcontext()
+        return self.ddp_model.no_sync()
 
-            flag = torch.tensor([1 if reason else 0], device=device)
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            if flag.item() and not reason:
-                reason = "another process ran out of budget"
-        return reason
+    def agree(self, reason: str) -> str:
+        """Every process stops at the same step: one process out of budget stops them all."""
+        if self.world == 1:
+            return reason
+        import torch.distributed as dist
 
-    bar = None
-    if config.progress and is_main:
-        from tqdm.auto import tqdm
+        flag = torch.tensor([1 if reason else 0], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return reason or ("another process ran out of budget" if flag.item() else "")
 
-        bar = tqdm(total=total_steps, initial=step, desc="training", unit="step", leave=True)
-    live = _LivePlot() if config.live_plot and is_main else None
 
-    start = time.perf_counter()
-    running_loss, running_count, micro = 0.0, 0, 0
-    last_good_checkpoint: Path | None = None
-    optimizer.zero_grad(set_to_none=True)
-    while True:
-        if config.epochs is not None and epoch >= math.ceil(config.epochs):
-            history.stop_reason = f"epochs={config.epochs:g} done"
-            break
-        _set_rng_state(epoch_rng)  # the data order of this epoch depends only on this state
-        if hasattr(train_batches, "set_epoch"):
-            train_batches.set_epoch(epoch)
-        elif _uses_distributed_sampler(train_batches):
-            train_batches.sampler.set_epoch(epoch)
-        iterator = iter(train_batches)
-        for _ in range(batch_in_epoch):  # resuming: skip what this epoch already used
-            next(iterator)
-        if resume_rng is not None:
-            _set_rng_state(resume_rng)
-            resume_rng = None
-        epoch_limit = None
-        if config.epochs is not None and epoch == math.ceil(config.epochs) - 1:
-            try:
-                epoch_limit = math.ceil(len(train_batches) * (config.epochs - epoch))  # type: ignore[arg-type]
-            except TypeError:
-                epoch_limit = None
-        reason = ""
-        for batch in iterator:
-            if epoch_limit is not None and batch_in_epoch >= epoch_limit:
-                break
-            batch_in_epoch += 1
-            examples += _batch_size(batch)
-            if split_batches:
-                batch = _rank_slice(batch, rank, world)
-            batch = _to_device(batch, device)
-            micro += 1
-            sync_now = micro % config.accumulation_steps == 0
-            sync_context = (
-                ddp_model.no_sync() if world > 1 and not sync_now else nullcontext()  # type: ignore[operator]
+def _uses_distributed_sampler(train_batches: Iterable) -> bool:
+    from torch.utils.data.distributed import DistributedSampler
+
+    return isinstance(getattr(train_batches, "sampler", None), DistributedSampler)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+class Checkpointer:
+    """`output_dir/checkpoint/`: weights + everything `TrainState` holds, for exact resume.
+
+    Each save writes a new folder beside the old one and swaps it in
+    (`bertlab.checkpoints.replace_folder`), so a run killed mid-save keeps the last good one.
+    """
+
+    def __init__(self, output_dir, is_main: bool) -> None:
+        self.folder = Path(output_dir) / CHECKPOINT_NAME if output_dir is not None else None
+        self.is_main = is_main
+        self.last_good: Path | None = None
+
+    def save(self, model, optimizer, scaler, state: TrainState, history: History, config, seconds):
+        from safetensors.torch import save_model
+
+        from bertlab.files import replace_folder
+
+        if self.folder is None or not self.is_main:
+            return
+        training_state = {
+            "step": state.step,
+            "epoch": state.epoch,
+            "batch_in_epoch": state.batch_in_epoch,
+            "seconds": seconds,
+            "examples": state.examples,
+            "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "rng": get_rng_state(),
+            "epoch_rng": state.epoch_rng,
+            "history": history.records,
+            "config": {k: v for k, v in asdict(config).items() if k != "output_dir"},
+        }
+
+        def write(partial: Path) -> None:
+            save_model(model, str(partial / "model.safetensors"))  # handles tied weights
+            torch.save(training_state, partial / "training_state.pt")
+
+        self.last_good = replace_folder(self.folder, write)
+
+    def restore(self, model, optimizer, scaler, state: TrainState, history: History) -> None:
+        """Load the checkpoint into the model, optimizer and `state`; a clear error if absent."""
+        from safetensors.torch import load_model
+
+        from bertlab.files import recover_folder
+
+        if self.folder is None or not recover_folder(self.folder):
+            raise FileNotFoundError(
+                f"resume: there is no checkpoint to resume from ({self.folder} does not exist); "
+                "start without resume, with save_every set, to write one"
             )
-            with sync_context:
-                with _autocast(config.precision, device):
-                    loss = _loss_of(ddp_model(**batch))
-                if not torch.isfinite(loss.detach()):
-                    kept = (
-                        f"; the last good checkpoint is {last_good_checkpoint}"
-                        if (last_good_checkpoint)
-                        else ""
-                    )
-                    history.stop_reason = f"non-finite loss at step {step + 1}"
-                    if bar is not None:
-                        bar.close()
-                    raise NonFiniteLossError(
-                        f"training stopped: the loss is {loss.item()} at optimizer step {step + 1} "
-                        f"(epoch {epoch}, batch {batch_in_epoch}). Lower the learning rate or check "
-                        f"the inputs{kept}.",
-                        history,
-                    )
-                scaled = loss / config.accumulation_steps
-                (scaler.scale(scaled) if scaler is not None else scaled).backward()
-            running_loss += loss.item()
-            running_count += 1
-            if not sync_now:
-                continue
+        load_model(model, str(self.folder / "model.safetensors"))
+        saved = torch.load(self.folder / "training_state.pt", weights_only=True)
+        optimizer.load_state_dict(saved["optimizer"])
+        if scaler is not None and saved.get("scaler"):
+            scaler.load_state_dict(saved["scaler"])
+        state.step, state.epoch = saved["step"], saved["epoch"]
+        state.batch_in_epoch, state.seconds_before = saved["batch_in_epoch"], saved["seconds"]
+        state.examples, state.epoch_rng = saved["examples"], saved["epoch_rng"]
+        state.resume_rng = saved["rng"]
+        history.records = list(saved["history"])
+        self.last_good = self.folder
 
-            seconds = elapsed_before + (time.perf_counter() - start)
-            lr = set_learning_rate(seconds)
-            if scaler is not None:
-                scaler.unscale_(optimizer)
-            grad_norm = None
-            if config.max_grad_norm is not None:
-                grad_norm = float(clip_grad_norm_(model.parameters(), config.max_grad_norm))
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            if bar is not None:
-                bar.update(1)
-
-            seconds = elapsed_before + (time.perf_counter() - start)
-            reason = out_of_budget(seconds)
-            record: dict[str, float] = {}
-            if step % config.log_every == 0 or reason or step == 1:
-                record = {
-                    "step": step,
-                    "seconds": round(seconds, 3),
-                    "examples": examples,
-                    "epoch": epoch,
-                    "loss": running_loss / max(1, running_count),
-                    "lr": lr,
-                }
-                if grad_norm is not None:
-                    record["grad_norm"] = grad_norm
-                running_loss, running_count = 0.0, 0
-                if bar is not None:
-                    bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{lr:.2e}")
-            if (
-                eval_fn is not None
-                and is_main
-                and config.eval_every
-                and step % config.eval_every == 0
-            ):
-                record = record or {"step": step, "seconds": round(seconds, 3)}
-                record.update(_evaluate(model, eval_fn))
-            if record and is_main:
-                history.records.append(record)
-                if live is not None:
-                    live.update(history)
-            if (
-                output_dir is not None
-                and is_main
-                and config.save_every
-                and step % config.save_every == 0
-            ):
-                last_good_checkpoint = _save_checkpoint(output_dir, model, training_state())
-            if reason:
-                break
-        if reason:
-            history.stop_reason = reason
-            break
-        if batch_in_epoch == 0:
-            raise ValueError(f"train_batches yielded no batch in epoch {epoch}: is the data empty?")
-        epoch += 1
-        batch_in_epoch = 0
-        epoch_rng = _rng_state()
-    if bar is not None:
-        bar.close()
-
-    # The final record, evaluation and checkpoint, whatever ended the run.
-    seconds = elapsed_before + (time.perf_counter() - start)
-    if is_main:
-        final = (
-            history.records[-1] if history.records and history.records[-1]["step"] == step else None
+    def non_finite(self, loss, state: TrainState, history: History, logger) -> NonFiniteLossError:
+        """The error to raise when the loss is NaN or infinite (the checkpoint stays as it was)."""
+        logger.close()
+        history.stop_reason = f"non-finite loss at step {state.step + 1}"
+        kept = f"; the last good checkpoint is {self.last_good}" if self.last_good else ""
+        return NonFiniteLossError(
+            f"training stopped: the loss is {float(loss)} at optimizer step {state.step + 1} "
+            f"(epoch {state.epoch}, batch {state.batch_in_epoch}). Lower the learning rate or "
+            f"check the inputs{kept}.",
+            history,
+            self.last_good,
         )
-        if final is None:
-            final = {
-                "step": step,
-                "seconds": round(seconds, 3),
-                "examples": examples,
-                "epoch": epoch,
-            }
-            if running_count:
-                final.update(loss=running_loss / running_count, lr=optimizer.param_groups[0]["lr"])
-            history.records.append(final)
-        if eval_fn is not None and not any(k not in _BASE_COLUMNS for k in final):
-            final.update(_evaluate(model, eval_fn))
-        if live is not None:
-            live.update(history)
-        if output_dir is not None:
-            _save_checkpoint(output_dir, model, training_state())
-    return history
+
+
+# ----------------------------------------------------------------------------- logging
+
+
+class Logger:
+    """Fills the History (on the main process) and shows progress: a bar, lines or live curves."""
+
+    def __init__(self, config: TrainingConfig, history: History, total, initial, is_main) -> None:
+        self.config, self.history, self.is_main = config, history, is_main
+        self.running_loss, self.running_count = 0.0, 0
+        show = config.progress and is_main
+        self.progress = Progress(
+            total, "training", "step", initial, enabled=show, every_seconds=config.log_seconds
+        )
+        self.live = _LivePlot() if config.live_plot and is_main else None
+
+    def add_loss(self, loss: float) -> None:
+        self.running_loss += loss
+        self.running_count += 1
+
+    def log_step(
+        self, state: TrainState, seconds: float, lr: float, grad_norm, force: bool
+    ) -> None:
+        """A record every `log_every` steps, on the first and on the last."""
+        self.progress.update(1)
+        if not (state.step % self.config.log_every == 0 or force or state.step == 1):
+            return
+        record = {
+            "step": state.step,
+            "seconds": round(seconds, 3),
+            "examples": state.examples,
+            "epoch": state.epoch,
+            "loss": self.running_loss / max(1, self.running_count),
+            "lr": lr,
+        }
+        if grad_norm is not None:
+            record["grad_norm"] = grad_norm
+        self.running_loss, self.running_count = 0.0, 0
+        self.progress.note(loss=f"{record['loss']:.4f}", lr=f"{lr:.2e}")
+        self._append(record)
+
+    def add_metrics(self, state: TrainState, seconds: float, metrics: dict[str, float]) -> None:
+        """Evaluation results join this step's record (or start one)."""
+        if not self.is_main:
+            return
+        records = self.history.records
+        if records and records[-1]["step"] == state.step:
+            records[-1].update(metrics)
+        else:
+            records.append({"step": state.step, "seconds": round(seconds, 3), **metrics})
+        self.progress.note(**{k: f"{v:.4g}" for k, v in metrics.items()})
+        self._redraw()
+
+    def final_record_has_metrics(self) -> bool:
+        records = self.history.records
+        return not self.is_main or any(k not in _BASE_COLUMNS for k in records[-1])
+
+    def finish(self, state: TrainState, seconds: float, optimizer) -> None:
+        """Close the progress display; make sure the last step has a record."""
+        self.close()
+        records = self.history.records
+        if not self.is_main or (records and records[-1]["step"] == state.step):
+            return
+        final = {
+            "step": state.step,
+            "seconds": round(seconds, 3),
+            "examples": state.examples,
+            "epoch": state.epoch,
+        }
+        if self.running_count:
+            final.update(
+                loss=self.running_loss / self.running_count, lr=optimizer.param_groups[0]["lr"]
+            )
+        records.append(final)
+        self._redraw()
+
+    def close(self) -> None:
+        self.progress.close()
+
+    def _append(self, record: dict) -> None:
+        if self.is_main:
+            self.history.records.append(record)
+            self._redraw()
+
+    def _redraw(self) -> None:
+        if self.live is not None:
+            self.live.update(self.history)
+
+
+class _LivePlot:
+    """Redraws `History.plot()` in place in a notebook (an IPython display handle)."""
+
+    def __init__(self) -> None:
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        self.figure, self.axes = plt.subplots(1, 2, figsize=(10, 3.2))
+        plt.close(self.figure)  # shown through the handle only, not again at cell end
+        self.handle = display(self.figure, display_id=True)
+
+    def update(self, history: History) -> None:
+        history.plot(self.axes)
+        self.handle.update(self.figure)

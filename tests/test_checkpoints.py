@@ -31,18 +31,6 @@ def minilm(minilm_path):
     return BertModel.from_pretrained(minilm_path, attn_implementation="explicit")
 
 
-def tiny_config(**overrides) -> BertConfig:
-    values = dict(
-        vocab_size=60,
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=20,
-    )
-    return BertConfig(**{**values, **overrides})
-
-
 class TinyClassifier(BertPreTrainedModel):
     """A task head built the agreed way: bert, head layers with HF names, post_init."""
 
@@ -144,7 +132,7 @@ def test_head_model_save_loads_in_transformers(minilm_path, batch, tmp_path):
     assert again.config.id2label == {0: "neg", 1: "pos"} and again.config.label2id["pos"] == 1
 
 
-def test_tied_weights_save_and_reload(tmp_path):
+def test_tied_weights_save_and_reload(tmp_path, tiny_config):
     torch.manual_seed(0)
     model = TiedLM(tiny_config())
     assert model.decoder.weight is model.bert.embeddings.word_embeddings.weight
@@ -178,14 +166,14 @@ def test_pytorch_bin_with_legacy_names(minilm_path, minilm, batch, tmp_path):
         assert_close(loaded(**batch).last_hidden_state, minilm(**batch).last_hidden_state, ulps=0)
 
 
-def test_pickled_objects_are_refused(tmp_path):
+def test_pickled_objects_are_refused(tmp_path, tiny_config):
     tiny_config().save_pretrained(tmp_path)
     torch.save({"weights": object()}, tmp_path / "pytorch_model.bin")
     with pytest.raises(ValueError, match="pytorch_model.bin: not a weights-only"):
         BertModel.from_pretrained(tmp_path)
 
 
-def test_shape_mismatch_names_key_and_both_shapes(tmp_path):
+def test_shape_mismatch_names_key_and_both_shapes(tmp_path, tiny_config):
     BertModel(tiny_config()).save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     config["intermediate_size"] = 48
@@ -198,7 +186,7 @@ def test_shape_mismatch_names_key_and_both_shapes(tmp_path):
         BertModel.from_pretrained(tmp_path)
 
 
-def test_mismatched_head_can_be_skipped_on_request(tmp_path):
+def test_mismatched_head_can_be_skipped_on_request(tmp_path, tiny_config):
     TinyClassifier(tiny_config(num_labels=3)).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match=r"'classifier.weight' has shape \(3, 16\).*\(5, 16\)"):
         TinyClassifier.from_pretrained(tmp_path, num_labels=5)
@@ -210,7 +198,7 @@ def test_mismatched_head_can_be_skipped_on_request(tmp_path):
     assert model.classifier.weight.shape == (5, 16)
 
 
-def test_interrupted_save_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+def test_interrupted_save_keeps_the_old_checkpoint(tmp_path, monkeypatch, tiny_config):
     model = BertModel(tiny_config())
     model.save_pretrained(tmp_path)
     before = (tmp_path / "model.safetensors").read_bytes()
@@ -252,7 +240,7 @@ def test_config_errors(tmp_path):
         _ = BertConfig().nonsense
 
 
-def test_missing_weights_file(tmp_path):
+def test_missing_weights_file(tmp_path, tiny_config):
     tiny_config().save_pretrained(tmp_path)
     with pytest.raises(FileNotFoundError, match="model.safetensors, pytorch_model.bin"):
         BertModel.from_pretrained(tmp_path)

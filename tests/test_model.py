@@ -7,7 +7,6 @@ import torch
 
 from bertlab.model import BertConfig, BertModel, BertModelOutput
 from bertlab.testing import DEEP, assert_close
-from bertlab.tokenization import BertTokenizer
 
 transformers = pytest.importorskip("transformers")
 
@@ -21,11 +20,6 @@ PAIRS = [
     ("Is it raining?", "No."),
     ("The bank raised interest rates.", "Borrowing money became more expensive for households."),
 ]
-
-
-@pytest.fixture(scope="module")
-def tokenizer(minilm_path):
-    return BertTokenizer.from_pretrained(minilm_path)
 
 
 @pytest.fixture(scope="module")

@@ -1,20 +1,19 @@
-"""Token classification (bertlab.tasks.ner) against transformers, plus windows and the CLI."""
+"""Token classification (bertlab.tasks.ner) against transformers, plus windows (CLI: test_cli)."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 import torch
 import transformers
 
+from bertlab.batching import pad_batch
 from bertlab.data.conll import CONLL2003_LABELS, read_conll
 from bertlab.hub import SAMPLES_DIR
 from bertlab.metrics.entities import entity_scores
-from bertlab.tasks.common import pad_batch
 from bertlab.tasks.ner import (
     IGNORE_INDEX,
     BertForTokenClassification,
+    NerSettings,
     encode_sentences,
     encode_words,
     entities_html,
@@ -23,15 +22,9 @@ from bertlab.tasks.ner import (
     split_words,
 )
 from bertlab.testing import DEEP, assert_close
-from bertlab.tokenization import BertTokenizer
 
 LABEL2ID = {label: i for i, label in enumerate(CONLL2003_LABELS)}
 LABELS = {"id2label": dict(enumerate(CONLL2003_LABELS)), "label2id": LABEL2ID}
-
-
-@pytest.fixture(scope="module")
-def tokenizer(minilm_path):
-    return BertTokenizer.from_pretrained(str(minilm_path))
 
 
 @pytest.fixture(scope="module")
@@ -85,18 +78,18 @@ def test_a_sentence_longer_than_the_maximum_gets_a_label_for_every_word(tokenize
     assert len(features) > 1 and all(len(f["input_ids"]) <= 24 for f in features)
     covered = [word for window in windows for word in window.first_words]
     assert covered == list(range(len(words)))  # every word exactly once, in order
-    tags = predict_tags(model, tokenizer, [words], max_length=24)[0]
+    tags = predict_tags(model, tokenizer, [words], NerSettings(max_length=24))[0]
     assert len(tags) == len(words) and set(tags) <= set(CONLL2003_LABELS)
     # a window holding the whole sentence gives the same result as one model call
     short = words[:9]
-    assert predict_tags(model, tokenizer, [short], max_length=24) == predict_tags(
-        model, tokenizer, [short], max_length=512
+    assert predict_tags(model, tokenizer, [short], NerSettings(max_length=24)) == predict_tags(
+        model, tokenizer, [short], NerSettings(max_length=512)
     )
 
 
 def test_words_without_pieces_and_empty_sentences_still_get_tags(tokenizer, model):
     sentences = [[], ["\u200b", "Paris"], ["x" * 300]]  # zero-width space has no WordPiece
-    tags = predict_tags(model, tokenizer, sentences, max_length=16)
+    tags = predict_tags(model, tokenizer, sentences, NerSettings(max_length=16))
     assert [len(t) for t in tags] == [0, 2, 1]
 
 
@@ -110,63 +103,6 @@ def test_raw_text_entities_and_their_html(model, tokenizer):
     assert "Paris<sup" in html and html.count("<span") == 1
 
 
-def run_bertlab(argv, capsys):
-    from bertlab.cli import main
-
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured
-
-
-@pytest.mark.slow
-def test_cli_finetune_evaluate_predict_and_transformers_loads_it(tmp_path, capsys, minilm_path):
-    out = tmp_path / "ner-model"
-    sample = str(SAMPLES_DIR / "conll2003_sample.txt")
-    argv = ["finetune", "ner", "--train", sample, "--dev", sample, "--model", str(minilm_path)]
-    code, captured = run_bertlab(
-        [*argv, "--max-steps", "3", "--batch-size", "8", "--out", str(out)], capsys
-    )
-    assert code == 0, captured.err
-    result = json.loads(captured.out)
-    assert {"precision", "recall", "f1", "per_type"} <= set(result)
-    assert result["steps"] == 3
-    assert set(result["per_type"]) <= {"LOC", "MISC", "ORG", "PER"}
-
-    code, captured = run_bertlab(["evaluate", "ner", "--model", str(out), "--data", sample], capsys)
-    assert code == 0, captured.err
-    evaluated = json.loads(captured.out)
-    assert evaluated["f1"] == result["f1"]
-
-    # the folder is a Hugging Face checkpoint: same logits in transformers
-    reference = transformers.AutoModelForTokenClassification.from_pretrained(str(out)).eval()
-    ours = BertForTokenClassification.from_pretrained(str(out)).eval()
-    assert reference.config.id2label == ours.config.id2label
-    hf_tokenizer = transformers.AutoTokenizer.from_pretrained(str(out))
-    batch = hf_tokenizer(["Peter Blackburn flew to Lisbon ."], return_tensors="pt")
-    with torch.no_grad():
-        assert_close(ours(**batch).logits, reference(**batch).logits, ulps=DEEP)
-
-    wnut = str(SAMPLES_DIR / "wnut17_sample.conll")
-    code, captured = run_bertlab(["evaluate", "ner", "--model", str(out), "--data", wnut], capsys)
-    assert code == 0 and "f1" in json.loads(captured.out)
-
-    code, captured = run_bertlab(
-        ["predict", "ner", "--model", str(out), "--text", "Maria flew to Oslo ."], capsys
-    )
-    assert code == 0
-    assert json.loads(captured.out)["predictions"][0]["text"] == "Maria flew to Oslo ."
-
-
-def test_cli_reports_a_malformed_file_with_its_line(tmp_path, capsys, minilm_path):
-    bad = tmp_path / "bad.txt"
-    bad.write_text("EU NNP B-NP B-ORG\nrejects VBZ B-VP\n", encoding="utf-8")
-    code, captured = run_bertlab(
-        ["finetune", "ner", "--train", str(bad), "--dev", str(bad), "--out", str(tmp_path / "o")],
-        capsys,
-    )
-    assert code == 2 and "bad.txt:2:" in captured.err
-
-
 def test_entity_scores_equal_seqeval_on_real_predictions(model, tokenizer, sentences):
     from seqeval.metrics import classification_report
 
@@ -175,5 +111,7 @@ def test_entity_scores_equal_seqeval_on_real_predictions(model, tokenizer, sente
     ours = entity_scores(gold, predicted)
     report = classification_report(gold, predicted, output_dict=True, zero_division=0)
     assert ours["f1"] == report["micro avg"]["f1-score"]
+    for average in ("macro", "weighted"):
+        assert ours[average]["f1"] == pytest.approx(report[f"{average} avg"]["f1-score"], rel=1e-12)
     for kind, scores in ours["per_type"].items():
         assert scores["f1"] == report[kind]["f1-score"]

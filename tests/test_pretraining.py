@@ -3,7 +3,6 @@ masking statistics on real text, the heads' loss against transformers, and the C
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 from pathlib import Path
@@ -19,9 +18,7 @@ from bertlab.model import BertConfig
 from bertlab.pretraining import (
     BertForMaskedLM,
     BertForPreTraining,
-    add_cli_arguments,
     evaluate_pretraining,
-    run_cli,
     save_for_transformers,
 )
 from bertlab.pretraining_data import (
@@ -34,7 +31,6 @@ from bertlab.pretraining_data import (
     truncate_seq_pair,
 )
 from bertlab.testing import DEEP, assert_close
-from bertlab.tokenization import BertTokenizer
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "corpus_sample.txt"
@@ -157,24 +153,19 @@ def google_create_masked_lm_predictions(
 
 
 @pytest.fixture(scope="module")
-def tokenizer(minilm_path) -> BertTokenizer:
-    return BertTokenizer.from_pretrained(minilm_path)
-
-
-@pytest.fixture(scope="module")
 def real_tokenized(tokenizer, real_data) -> list[list[list[int]]]:
     """40 chapters of War and Peace, tokenized with the bert-base-uncased vocabulary."""
     documents = read_documents(real_data / "corpus" / "war_and_peace.txt")[:40]
     return tokenize_documents(documents, tokenizer)
 
 
-def tiny_config(vocab_size: int, dropout: float = 0.1) -> BertConfig:
-    return BertConfig(
+def small_config(tiny_config, vocab_size: int, dropout: float = 0.1) -> BertConfig:
+    """The shared tiny BERT, a little wider, with the real vocabulary."""
+    return tiny_config(
         vocab_size=vocab_size,
         hidden_dropout_prob=dropout,
         attention_probs_dropout_prob=dropout,
         hidden_size=32,
-        num_hidden_layers=2,
         num_attention_heads=4,
         intermediate_size=64,
         max_position_embeddings=128,
@@ -424,9 +415,9 @@ def real_batch(tokenizer, real_tokenized, n=6):
     return PretrainingCollator(tokenizer.pad_token_id)([dataset[i] for i in range(n)])
 
 
-def test_pretraining_loss_equals_transformers(tokenizer, real_tokenized, tmp_path):
+def test_pretraining_loss_equals_transformers(tokenizer, real_tokenized, tmp_path, tiny_config):
     torch.manual_seed(0)
-    ours = BertForPreTraining(tiny_config(tokenizer.vocab_size, dropout=0.0)).eval()
+    ours = BertForPreTraining(small_config(tiny_config, tokenizer.vocab_size, dropout=0.0)).eval()
     assert ours.cls.predictions.decoder.weight is ours.bert.embeddings.word_embeddings.weight
     save_for_transformers(ours, tokenizer, tmp_path)
     theirs, info = transformers.BertForPreTraining.from_pretrained(
@@ -453,10 +444,12 @@ def test_pretraining_loss_equals_transformers(tokenizer, real_tokenized, tmp_pat
     )
 
 
-def test_transformers_checkpoint_loads_with_tied_weights(tokenizer, real_tokenized, tmp_path):
+def test_transformers_checkpoint_loads_with_tied_weights(
+    tokenizer, real_tokenized, tmp_path, tiny_config
+):
     torch.manual_seed(1)
     config = transformers.BertConfig(
-        **{**tiny_config(tokenizer.vocab_size).to_dict(), "attn_implementation": None}
+        **{**small_config(tiny_config, tokenizer.vocab_size).to_dict(), "attn_implementation": None}
     )
     theirs = transformers.BertForPreTraining(config).eval()
     theirs.save_pretrained(tmp_path)
@@ -471,9 +464,9 @@ def test_transformers_checkpoint_loads_with_tied_weights(tokenizer, real_tokeniz
     assert_close(mlm(**inputs).loss, mlm_theirs(**inputs).loss, ulps=DEEP)
 
 
-def test_evaluation_counts_masked_positions(tokenizer, real_tokenized):
+def test_evaluation_counts_masked_positions(tokenizer, real_tokenized, tiny_config):
     torch.manual_seed(0)
-    model = BertForPreTraining(tiny_config(tokenizer.vocab_size))
+    model = BertForPreTraining(small_config(tiny_config, tokenizer.vocab_size))
     instances = create_instances(real_tokenized, **special_ids(tokenizer), max_seq_length=64)[:20]
     dataset = PretrainingDataset(instances, tokenizer)
     batches = PretrainingBatches(dataset, 8, PretrainingCollator(0, True), shuffle=False)
@@ -494,9 +487,11 @@ def test_evaluation_counts_masked_positions(tokenizer, real_tokenized):
 
 
 def cli(*argv: str) -> dict:
-    parser = argparse.ArgumentParser()
-    add_cli_arguments("pretrain", parser)
-    return run_cli("pretrain", parser.parse_args(list(argv)))
+    """Run `bertlab pretrain` in this process; its JSON result, or the error it printed."""
+    from bertlab.cli import build_parser
+
+    args = build_parser().parse_args(["pretrain", *argv])
+    return args.run(args)
 
 
 TINY = ["--layers", "1", "--hidden", "32", "--heads", "2", "--seq-length", "48", "--no-progress"]
@@ -538,5 +533,5 @@ def test_pretrain_command_rejects_bad_corpora(tmp_path):
             "120",
             *TINY,
         )
-    with pytest.raises(ValueError, match="max-steps"):
+    with pytest.raises(SystemExit):  # argparse: "argument --max-steps: must be >= 1, got 0"
         cli("--corpus", str(SAMPLE), "--out", str(tmp_path / "c"), "--max-steps", "0", *TINY)

@@ -1,9 +1,6 @@
-"""Extractive QA: the head against transformers, windows, answer spans, decoding, the CLI."""
+"""Extractive QA: the head against transformers, windows, answer spans, decoding (CLI: test_cli)."""
 
 from __future__ import annotations
-
-import argparse
-import json
 
 import numpy as np
 import pytest
@@ -12,17 +9,11 @@ import transformers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bertlab.batching import pad_batch
 from bertlab.data.squad import SquadExample, read_squad
 from bertlab.hub import SAMPLES_DIR
 from bertlab.tasks import qa
-from bertlab.tasks.common import pad_batch
 from bertlab.testing import DEEP, assert_close
-from bertlab.tokenization import BertTokenizer
-
-
-@pytest.fixture(scope="module")
-def tokenizer(minilm_path):
-    return BertTokenizer.from_pretrained(str(minilm_path))
 
 
 @pytest.fixture(scope="module")
@@ -141,13 +132,13 @@ def test_a_context_three_windows_long_yields_one_answer_from_the_right_window(to
     context = filler * 11 + "The treasure lies under the oak tree. " + filler * 7
     question = "Where does the treasure lie?"
     example = SquadExample("q", "", context, question, (), ())
-    options = {"max_length": 96, "doc_stride": 32}  # 87 context tokens a window
-    features = qa.prepare_eval_features([example], tokenizer, **options)
+    options = qa.QASettings(max_length=96, doc_stride=32)  # 87 context tokens a window
+    features = qa.prepare_eval_features([example], tokenizer, 96, 32)
     assert len(features) == 3
     oak, tree = tokenizer.convert_tokens_to_ids(["oak", "tree"])
     holding = [i for i, f in enumerate(features) if oak in f["input_ids"]]
     assert holding == [1, 2]  # the answer sits where windows 2 and 3 overlap
-    answers = qa.answer_question(KeywordReader(oak, tree), tokenizer, question, context, **options)
+    answers = qa.answer_question(KeywordReader(oak, tree), tokenizer, question, context, options)
     assert answers[0]["text"] == "oak tree" and answers[0]["window"] == 1
     assert context[answers[0]["start"] : answers[0]["end"]] == "oak tree"
     assert [a["text"] for a in answers].count("oak tree") == 1  # seen in 2 windows, kept once
@@ -204,75 +195,6 @@ def test_decoding_with_the_default_n_best_respects_every_rule(tokenizer, sample)
 
 
 # --------------------------------------------------------------------------- the CLI
-def _cli(argv: list[str]) -> dict:
-    """`bertlab <command> qa ...` as the dispatcher in bertlab/cli.py runs it, printed JSON included."""
-    command, task, *rest = argv
-    assert task == "qa"
-    parser = argparse.ArgumentParser(prog=f"bertlab {command} qa")
-    qa.add_cli_arguments(command, parser)
-    return json.loads(json.dumps(qa.run_cli(command, parser.parse_args(rest))))
-
-
-@pytest.mark.slow
-def test_cli_finetune_evaluate_predict_and_load_in_transformers(minilm_path, tmp_path):
-    sample_file = str(SAMPLES_DIR / "squad_sample.json")
-    out = tmp_path / "qa-model"
-    result = _cli(
-        [
-            "finetune",
-            "qa",
-            "--train",
-            sample_file,
-            "--dev",
-            sample_file,
-            "--model",
-            str(minilm_path),
-            "--max-steps",
-            "2",
-            "--batch-size",
-            "4",
-            "--out",
-            str(out),
-        ]
-    )
-    assert result["steps"] == 2 and result["questions"] == 18
-    assert 0 <= result["exact_match"] <= result["f1"] <= 100
-    evaluated = _cli(["evaluate", "qa", "--model", str(out), "--data", sample_file])
-    assert evaluated["exact_match"] == pytest.approx(result["exact_match"])
-    assert evaluated["f1"] == pytest.approx(result["f1"])
-
-    reference = transformers.AutoModelForQuestionAnswering.from_pretrained(out).eval()
-    hf_tokenizer = transformers.AutoTokenizer.from_pretrained(out)
-    ours = qa.BertForQuestionAnswering.from_pretrained(str(out)).eval()
-    inputs = hf_tokenizer("Who built it?", "Robert Stevenson built it.", return_tensors="pt")
-    with torch.no_grad():
-        assert_close(ours(**inputs).start_logits, reference(**inputs).start_logits, ulps=DEEP)
-
-    context = "The Bell Rock Lighthouse was built by Robert Stevenson between 1807 and 1810."
-    predicted = _cli(
-        [
-            "predict",
-            "qa",
-            "--model",
-            str(out),
-            "--context",
-            context,
-            "--question",
-            "Who built it?",
-            "--question",
-            "When?",
-        ]
-    )["predictions"]
-    assert [p["question"] for p in predicted] == ["Who built it?", "When?"]
-    for prediction in predicted:
-        assert prediction["answer"] in context and 0 < prediction["score"] <= 1
-
-
-def test_cli_rejects_a_checkpoint_without_a_qa_head(minilm_path):
-    with pytest.raises(ValueError, match="not a question-answering checkpoint"):
-        _cli(["evaluate", "qa", "--model", str(minilm_path)])
-
-
 def test_answer_html_highlights_the_best_span_and_escapes_text():
     context = "Ada <b>Lovelace</b> wrote the first program in 1843."
     start = context.index("1843")

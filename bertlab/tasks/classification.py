@@ -8,49 +8,31 @@ Notebook 10 teaches it on SST-2 (movie-review sentiment) and AG News (news topic
 - `MeanPoolingClassifier`: the frozen-feature baseline. BERT stays fixed; each
   text becomes the mean of its token vectors (padding excluded) and only a
   linear classifier is trained on those features.
-- `make_features` / `BucketedBatches`: tokenize once, pad each batch only to its
-  longest text, and batch texts of similar length together.
-- `fine_tune`, `evaluate`, `predict`, and the `bertlab finetune|evaluate|predict
-  classification` commands.
+- `make_features`: tokenize once; `bertlab.batching` pads each batch only to its
+  longest text and batches texts of similar length together.
+- `evaluate`, `predict`, and the task protocol at the end: what the one fine-tuning
+  recipe and the `bertlab finetune|evaluate|predict classification` commands need
+  (`bertlab.finetune`).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bertlab.data.classification import (
-    ClassificationDataset,
-    load_ag_news,
-    load_sst2,
-    read_classification_file,
-)
+from bertlab.batching import sorted_batches
+from bertlab.data.classification import ClassificationDataset, load_classification_data
+from bertlab.metrics import as_percent
 from bertlab.metrics.classification import classification_report
-from bertlab.model import BertConfig, BertModel, BertPreTrainedModel, ModelOutput
-from bertlab.tasks.common import (
-    BucketedBatches,
-    add_finetune_arguments,
-    dropout_overrides,
-    freeze_embedding_table,
-    load_for_finetuning,
-    load_tokenizer,
-    resolve_checkpoint,
-    save_finetuned,
-    sorted_batches,
-)
+from bertlab.model import BertConfig, BertModel, BertPreTrainedModel, ModelOutput, check_positive
 
-DATASETS = {"sst2": load_sst2, "ag_news": load_ag_news}
 MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")
 HEAD_PARAMETERS = ("bert.pooler", "classifier")
-"""Name prefixes of the parameters `fine_tune(head_lr_multiplier=...)` speeds up."""
+"""Name prefixes of the head's parameters (`finetune(head_lr_multiplier=...)` speeds them up)."""
 
 
 # --------------------------------------------------------------------------- models
@@ -124,7 +106,7 @@ class MeanPoolingClassifier(nn.Module):
         super().__init__()
         self.bert = encoder.requires_grad_(False)
         self.classifier = nn.Linear(encoder.config.hidden_size, num_labels)
-        self.config = encoder.config
+        self.config = BertConfig.from_dict(encoder.config.to_dict(), num_labels=num_labels)
 
     @torch.no_grad()
     def embed(
@@ -219,30 +201,44 @@ def make_features(
     return features
 
 
-def training_batches(
-    features: Sequence[dict], batch_size: int, seed: int = 0, pad_token_id: int = 0
-) -> BucketedBatches:
-    """Shuffled, length-bucketed, dynamically padded batches (one new order per epoch)."""
-    return BucketedBatches(features, batch_size, pad_token_id=pad_token_id, seed=seed)
-
-
 # --------------------------------------------------------------------------- inference
+@dataclass
+class ClassificationSettings:
+    """How texts are cut and batched for this task (the `--max-length`, `--eval-batch-size` flags)."""
+
+    max_length: int = 128
+    eval_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        check_positive(self, "max_length", "eval_batch_size")
+        if self.max_length < 2:
+            raise ValueError(
+                f"max_length must leave room for [CLS] and [SEP], got {self.max_length}"
+            )
+
+
 @torch.no_grad()
 def predict_probabilities(
-    model: nn.Module, features: Sequence[dict], batch_size: int = 64, pad_token_id: int = 0
+    model: nn.Module,
+    features: Sequence[dict],
+    batch_size: int = 64,
+    pad_token_id: int = 0,
+    progress: bool | str = False,
 ) -> torch.Tensor:
     """Softmax probabilities, [n, num_labels], in the features' order (batches sorted by length)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     probabilities = None
-    for indices, batch in sorted_batches(features, batch_size, pad_token_id):
+    for indices, batch in sorted_batches(features, batch_size, pad_token_id, progress=progress):
         inputs = {key: batch[key].to(device) for key in MODEL_INPUTS if key in batch}
         logits = model(**inputs).logits.float().cpu()
         if probabilities is None:
             probabilities = torch.empty(len(features), logits.shape[-1])
         probabilities[indices] = logits.softmax(-1)
     model.train(was_training)
+    if probabilities is None:
+        raise ValueError("nothing to classify: the list of texts is empty")
     return probabilities
 
 
@@ -256,16 +252,20 @@ def evaluate(
     model: nn.Module,
     tokenizer,
     dataset: ClassificationDataset,
-    max_length: int = 128,
-    batch_size: int = 64,
+    settings: ClassificationSettings | None = None,
+    progress: bool | str = False,
 ) -> dict:
-    """Accuracy, macro-F1, per-class P/R/F1 and the confusion matrix on `dataset`.
+    """Accuracy, macro-F1, per-class P/R/F1 and the confusion matrix on `dataset` (0-1 scale).
 
     Also returns `predictions` and `probabilities` (lists, dataset order) so a
     notebook can look at the mistakes.
     """
-    features = make_features(tokenizer, dataset.texts, None, max_length)
-    probabilities = predict_probabilities(model, features, batch_size, tokenizer.pad_token_id)
+    settings = settings or ClassificationSettings()
+    check_labels_match(model, dataset)
+    features = make_features(tokenizer, dataset.texts, None, settings.max_length)
+    probabilities = predict_probabilities(
+        model, features, settings.eval_batch_size, tokenizer.pad_token_id, progress
+    )
     predictions = probabilities.argmax(-1).tolist()
     report = classification_report(dataset.labels, predictions, dataset.label_names)
     report["predictions"] = predictions
@@ -273,13 +273,35 @@ def evaluate(
     return report
 
 
+def check_labels_match(model: nn.Module, dataset: ClassificationDataset) -> None:
+    """The model must have been trained for the data's labels (same names, same order).
+
+    A model whose labels are unnamed (`LABEL_0`, `LABEL_1`, ... as Hugging Face names them)
+    only needs as many classes as the data.
+    """
+    names = label_names_of(model)
+    unnamed = names == [f"LABEL_{i}" for i in range(len(names))]
+    if (len(names) != len(dataset.label_names)) if unnamed else names != list(dataset.label_names):
+        raise ValueError(
+            f"{dataset.source or 'the data'}: its labels are {list(dataset.label_names)}, "
+            f"the model predicts {names}"
+        )
+
+
 def predict(
-    model: nn.Module, tokenizer, texts: Sequence[str], max_length: int = 128, batch_size: int = 64
+    model: nn.Module,
+    tokenizer,
+    texts: Sequence[str],
+    settings: ClassificationSettings | None = None,
+    progress: bool | str = False,
 ) -> list[dict]:
     """For each text: the predicted label name and the probability of every label."""
+    settings = settings or ClassificationSettings()
     names = label_names_of(model)
-    features = make_features(tokenizer, texts, None, max_length)
-    probabilities = predict_probabilities(model, features, batch_size, tokenizer.pad_token_id)
+    features = make_features(tokenizer, texts, None, settings.max_length)
+    probabilities = predict_probabilities(
+        model, features, settings.eval_batch_size, tokenizer.pad_token_id, progress
+    )
     results = []
     for text, row in zip(texts, probabilities.tolist()):
         best = max(range(len(row)), key=row.__getitem__)
@@ -288,193 +310,51 @@ def predict(
     return results
 
 
-# --------------------------------------------------------------------------- fine-tuning
-def fine_tune(
-    model: BertForSequenceClassification,
-    tokenizer,
-    train: ClassificationDataset | Sequence[dict],
-    dev: ClassificationDataset | None = None,
-    *,
-    max_length: int = 64,
-    batch_size: int = 32,
-    eval_every: int | None = None,
-    freeze_word_embeddings: bool = False,
-    head_lr_multiplier: float = 1.0,
-    eval_fn=None,
-    **training_options,
-):
-    """Fine-tune with `bertlab.training.train` on bucketed, dynamically padded batches.
+# --------------------------------------------------------------------------- the task protocol
+# What `bertlab.finetune` (the one recipe and its command line) needs from every task.
 
-    `train` is a dataset (tokenized here) or features already made by `make_features`.
-    `training_options` go to `TrainingConfig` (learning_rate, max_seconds,
-    max_steps, epochs, seed, ...). `freeze_word_embeddings` keeps the 30,522 x
-    hidden token table fixed: the optimizer then skips a third or more of the
-    parameters, which saves time and changes accuracy little.
-    `head_lr_multiplier` multiplies the learning rate of the pooler and the
-    classifier (`HEAD_PARAMETERS`): the classifier starts random, and a pooler the
-    checkpoint's training did not use is little better (MiniLM was trained with
-    mean pooling; its pooler weights are smaller than at initialisation, notebook 10).
-    The dev set is evaluated every `eval_every` steps and at the end, unless an
-    `eval_fn(model) -> dict` of your own is given. Returns the `History`.
-    """
-    from bertlab.training import TrainingConfig
-    from bertlab.training import train as run_training
-
-    if freeze_word_embeddings:
-        freeze_embedding_table(model)
-    options = {
-        "learning_rate": 1e-4,
-        "lr_multipliers": dict.fromkeys(HEAD_PARAMETERS, head_lr_multiplier),
-        **training_options,
-    }
-    config = TrainingConfig(eval_every=eval_every, **options)
-    if isinstance(train, ClassificationDataset):
-        features = make_features(tokenizer, train.texts, train.labels, max_length)
-    else:  # already tokenized: a list of feature dicts from make_features
-        features = list(train)
-    batches = training_batches(features, batch_size, config.seed, tokenizer.pad_token_id)
-
-    if eval_fn is None and dev is not None:
-
-        def eval_fn(trained):
-            report = evaluate(trained, tokenizer, dev, max_length, batch_size=128)
-            return {"dev_accuracy": report["accuracy"], "dev_macro_f1": report["macro_f1"]}
-
-    return run_training(model, batches, config, eval_fn=eval_fn)
+NAME = "classification"
+MODEL_CLASS = BertForSequenceClassification
+Settings = ClassificationSettings
+PAD_VALUES: dict[str, int] = {}
+DATASETS = ("sst2", "ag_news")
+DATA_OPTIONS = ("dataset", "text_column", "label_column", "label_names")
+CLI_DEFAULTS = dict(
+    max_length=64,
+    batch_size=32,
+    lr=1e-4,
+    max_seconds=150.0,
+    epochs=1.0,
+    dropout=0.0,
+    freeze_word_embeddings=True,
+    head_lr_multiplier=10.0,
+)
+"""Defaults measured to learn the most per CPU second with MiniLM (README, notebook 10)."""
+load_data = load_classification_data
+PREDICT_INPUT = "text"
+"""Each input to `predict` is one text."""
 
 
-# --------------------------------------------------------------------------- CLI
-def add_cli_arguments(command: str, parser: argparse.ArgumentParser) -> None:
-    """Flags of `bertlab finetune|evaluate|predict classification`."""
-    if command == "finetune":
-        add_finetune_arguments(
-            parser,
-            max_length=64,
-            batch_size=32,
-            lr=1e-4,
-            max_seconds=150.0,
-            dropout=0.0,
-            freeze_word_embeddings=True,
-            head_lr_multiplier=10.0,
-        )
-        parser.add_argument(
-            "--dataset",
-            choices=sorted(DATASETS),
-            default="sst2",
-            help="the dataset used where --train/--dev are not given (default: sst2)",
-        )
-        parser.add_argument(
-            "--eval-every", type=int, default=None, help="evaluate on --dev every N steps"
-        )
-    elif command == "evaluate":
-        parser.add_argument("--model", required=True, help="a fine-tuned classification folder")
-        parser.add_argument(
-            "--data",
-            default=None,
-            help="a .tsv (SST-2 format) or .csv (AG News format) file "
-            "(default: the dev split of --dataset)",
-        )
-        parser.add_argument("--dataset", choices=sorted(DATASETS), default="sst2")
-        parser.add_argument("--max-length", type=int, default=128)
-        parser.add_argument("--batch-size", type=int, default=64)
-    elif command == "predict":
-        parser.add_argument("--model", required=True, help="a fine-tuned classification folder")
-        parser.add_argument("texts", nargs="+", help="the texts to classify")
-        parser.add_argument("--max-length", type=int, default=128)
-    else:
-        raise ValueError(f"unknown command {command!r}")
-
-
-def _dataset(path: str | None, name: str, split: str) -> ClassificationDataset:
-    if path is not None:
-        return read_classification_file(path)
-    return DATASETS[name](split)
-
-
-def _load_task_model(folder: str):
-    checkpoint = resolve_checkpoint(folder)
-    model = BertForSequenceClassification.from_pretrained(str(checkpoint))
-    return model, load_tokenizer(checkpoint)
-
-
-def _check_labels(model: nn.Module, dataset: ClassificationDataset, where: str) -> None:
-    names = label_names_of(model)
-    if len(names) != len(dataset.label_names):
+def label_names(train: ClassificationDataset, dev: ClassificationDataset | None) -> list[str]:
+    """The head's labels: the training data's classes (the dev data must use the same)."""
+    if dev is not None and list(dev.label_names) != list(train.label_names):
         raise ValueError(
-            f"{where}: the model has {len(names)} labels {names}, "
-            f"the data has {len(dataset.label_names)} {dataset.label_names}"
+            f"{dev.source}: labels {list(dev.label_names)} differ from "
+            f"{train.source}: {list(train.label_names)}"
         )
+    return list(train.label_names)
 
 
-def run_cli(command: str, args: argparse.Namespace) -> dict:
-    """Run one command; the returned dict is printed as JSON by `bertlab.cli`."""
-    if command == "finetune":
-        return _run_finetune(args)
-    if command == "evaluate":
-        model, tokenizer = _load_task_model(args.model)
-        dataset = _dataset(args.data, args.dataset, "dev")
-        _check_labels(model, dataset, dataset.source)
-        report = evaluate(model, tokenizer, dataset, args.max_length, args.batch_size)
-        del report["probabilities"], report["predictions"]
-        return {"data": dataset.source, **report}
-    if command == "predict":
-        model, tokenizer = _load_task_model(args.model)
-        return {"predictions": predict(model, tokenizer, args.texts, args.max_length)}
-    raise ValueError(f"unknown command {command!r}")
+def training_features(
+    tokenizer, dataset: ClassificationDataset, settings: ClassificationSettings, label2id=None
+) -> list[dict]:
+    """Tokenized texts with their labels, unpadded (each batch pads itself)."""
+    return make_features(tokenizer, dataset.texts, dataset.labels, settings.max_length)
 
 
-def _run_finetune(args: argparse.Namespace) -> dict:
-    train_set = _dataset(args.train, args.dataset, "train")
-    dev_set = _dataset(args.dev, args.dataset, "dev")
-    if dev_set.label_names != train_set.label_names:
-        raise ValueError(
-            f"{dev_set.source}: labels {dev_set.label_names} differ from "
-            f"{train_set.source}: {train_set.label_names}"
-        )
-    names = train_set.label_names
-    model, tokenizer = load_for_finetuning(
-        args.model,
-        BertForSequenceClassification,
-        id2label=dict(enumerate(names)),
-        label2id={name: i for i, name in enumerate(names)},
-        ignore_mismatched_sizes=True,
-        **dropout_overrides(args.dropout),
-    )
-    budget = {"max_seconds": args.max_seconds, "max_steps": args.max_steps, "epochs": args.epochs}
-    print(
-        f"fine-tuning on {len(train_set):,} texts from {train_set.source} ({budget})",
-        file=sys.stderr,
-    )
-    start = time.perf_counter()
-    history = fine_tune(
-        model,
-        tokenizer,
-        train_set,
-        None,
-        max_length=args.max_length,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        seed=args.seed,
-        freeze_word_embeddings=args.freeze_word_embeddings,
-        head_lr_multiplier=args.head_lr_multiplier,
-        progress=sys.stderr.isatty(),
-        **budget,
-    )
-    train_seconds = time.perf_counter() - start
-    report = evaluate(model, tokenizer, dev_set, args.max_length)
-    last = history.last
-    summary = {
-        "out": str(Path(args.out)),
-        "train": train_set.source,
-        "dev": dev_set.source,
-        "steps": int(last.get("step", 0)),
-        "examples_seen": int(last.get("examples", 0)),
-        "train_seconds": round(train_seconds, 1),
-        "stop_reason": history.stop_reason,
-        "accuracy": report["accuracy"],
-        "macro_f1": report["macro_f1"],
-        "per_class": report["per_class"],
-        "confusion_matrix": report["confusion_matrix"],
-    }
-    save_finetuned(args.out, model, tokenizer, extra={"arguments": vars(args), **summary})
-    return summary
+def scores(report: dict) -> tuple[dict[str, float], dict]:
+    """The headline metrics in percent, and the rest of the report (per class, confusion)."""
+    report = as_percent(report)
+    headline = {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
+    details = {key: report[key] for key in ("per_class", "confusion_matrix") if key in report}
+    return headline, details

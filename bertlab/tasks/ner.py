@@ -17,22 +17,22 @@ whole words, so every word gets a prediction and nothing is silently cut.
 
 from __future__ import annotations
 
-import argparse
 import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from bertlab.data.conll import Sentence, label_list, load_conll2003, read_conll
+from bertlab.batching import sorted_batches
+from bertlab.data.conll import Sentence, label_list, load_ner_data
+from bertlab.metrics import as_percent
 from bertlab.metrics.entities import entity_scores, get_entities
-from bertlab.model import BertModel, BertPreTrainedModel, ModelOutput
+from bertlab.model import BertModel, BertPreTrainedModel, ModelOutput, check_positive
 
 HEAD_PARAMETERS = ("classifier",)
-"""Name prefixes of the parameters `finetune(head_lr_multiplier=...)` speeds up."""
+"""Name prefixes of the head's parameters (`finetune(head_lr_multiplier=...)` speeds them up)."""
 IGNORE_INDEX = -100
 """Label of positions the loss skips (as in `torch.nn.CrossEntropyLoss`)."""
 
@@ -182,24 +182,41 @@ def encode_sentences(
 
 
 # --------------------------------------------------------------------------- prediction
+@dataclass
+class NerSettings:
+    """How sentences are cut and batched (the `--max-length`, `--eval-batch-size` flags).
+
+    Sentences longer than `max_length` pieces are split into windows of whole words
+    that do not overlap, so a word at a window's edge sees context on one side only.
+    """
+
+    max_length: int = 128
+    eval_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        check_positive(self, "max_length", "eval_batch_size")
+
+
 @torch.inference_mode()
 def predict_tags(
     model: BertForTokenClassification,
     tokenizer,
     sentences: Sequence[Sequence[str]],
-    batch_size: int = 64,
-    max_length: int = 128,
+    settings: NerSettings | None = None,
+    progress: bool | str = False,
 ) -> list[list[str]]:
     """One predicted tag for every word of every (pre-split) sentence."""
-    from bertlab.tasks.common import sorted_batches
-
-    features, windows = encode_words(tokenizer, sentences, max_length=max_length)
+    settings = settings or NerSettings()
+    features, windows = encode_words(tokenizer, sentences, max_length=settings.max_length)
     id2label = model.config.id2label
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     predicted: list[list[str]] = [["O"] * len(words) for words in sentences]
-    for indices, batch in sorted_batches(features, batch_size, tokenizer.pad_token_id):
+    batches = sorted_batches(
+        features, settings.eval_batch_size, tokenizer.pad_token_id, progress=progress
+    )
+    for indices, batch in batches:
         batch = {key: value.to(device) for key, value in batch.items()}
         label_ids = model(**batch).logits.argmax(-1).cpu()
         for row, index in enumerate(indices):
@@ -214,11 +231,17 @@ def evaluate(
     model: BertForTokenClassification,
     tokenizer,
     sentences: Sequence[Sentence],
-    batch_size: int = 64,
-    max_length: int = 128,
+    settings: NerSettings | None = None,
+    progress: bool | str = False,
 ) -> dict:
-    """Entity-level micro precision/recall/F1 (seqeval's default mode) and the same per type."""
-    predicted = predict_tags(model, tokenizer, [s.words for s in sentences], batch_size, max_length)
+    """Entity-level micro precision/recall/F1 (seqeval's default mode) and the same per type (0-1)."""
+    unknown = sorted({t for s in sentences for t in s.tags} - set(model.config.label2id))
+    if unknown:
+        raise ValueError(
+            f"{getattr(sentences, 'source', '') or 'the data'}: tags {unknown} are not among the "
+            f"model's labels {list(model.config.label2id)}"
+        )
+    predicted = predict_tags(model, tokenizer, [s.words for s in sentences], settings, progress)
     return entity_scores([s.tags for s in sentences], predicted)
 
 
@@ -231,13 +254,16 @@ def split_words(text: str) -> list[tuple[str, int, int]]:
 
 
 def predict_entities(
-    model: BertForTokenClassification, tokenizer, text: str, max_length: int = 128
+    model: BertForTokenClassification, tokenizer, text: str, settings: NerSettings | None = None
 ) -> list[dict]:
     """Entities found in raw text: `{"type", "text", "start", "end"}` with character offsets."""
-    words = split_words(text)
-    tags = predict_tags(model, tokenizer, [[word for word, _, _ in words]], max_length=max_length)
+    return predict(model, tokenizer, [text], settings)[0]["entities"]
+
+
+def entities_in_text(text: str, words: list[tuple[str, int, int]], tags: list[str]) -> list[dict]:
+    """Entities from one tag per word, with the character span each covers in `text`."""
     entities = []
-    for kind, first, last in get_entities(tags[0]):
+    for kind, first, last in get_entities(tags):
         start, end = words[first][1], words[last][2]
         entities.append({"type": kind, "text": text[start:end], "start": start, "end": end})
     return entities
@@ -257,7 +283,7 @@ def entities_html(text: str, entities: Sequence[dict], colors: dict[str, str] | 
     parts, cursor = [], 0
     for entity in sorted(entities, key=lambda e: e["start"]):
         parts.append(html.escape(text[cursor : entity["start"]]))
-        color = colors.get(entity["type"], PALETTE[-1])
+        color = html.escape(colors.get(entity["type"], PALETTE[-1]), quote=True)
         parts.append(
             f'<span style="background:{color};padding:1px 4px;border-radius:4px">'
             f"{html.escape(entity['text'])}"
@@ -268,175 +294,65 @@ def entities_html(text: str, entities: Sequence[dict], colors: dict[str, str] | 
     return '<div style="line-height:2">' + "".join(parts) + "</div>"
 
 
-# --------------------------------------------------------------------------- fine-tuning
-def finetune(
+# --------------------------------------------------------------------------- the task protocol
+# What `bertlab.finetune` (the one recipe and its command line) needs from every task.
+
+NAME = "ner"
+MODEL_CLASS = BertForTokenClassification
+Settings = NerSettings
+PAD_VALUES = {"labels": IGNORE_INDEX}
+DATASETS = ("conll2003", "wnut17")
+DATA_OPTIONS = ("dataset", "format", "tokens_column", "tags_column", "label_names")
+CLI_DEFAULTS = dict(
+    max_length=128,
+    batch_size=32,
+    lr=2e-4,
+    max_seconds=150.0,
+    epochs=1.0,
+    dropout=0.0,
+    freeze_word_embeddings=True,
+    head_lr_multiplier=1.0,
+)
+"""Defaults measured to learn the most per CPU second with MiniLM (README, notebook 11)."""
+load_data = load_ner_data
+PREDICT_INPUT = "text"
+"""Each input to `predict` is one raw text (split into words by `split_words`)."""
+
+
+def label_names(train: Sequence[Sentence], dev: Sequence[Sentence] | None) -> list[str]:
+    """The head's labels: every tag seen in the training (and dev) sentences, "O" first."""
+    return label_list([*train, *(dev or [])])
+
+
+def training_features(
+    tokenizer, sentences: Sequence[Sentence], settings: NerSettings, label2id: dict[str, int]
+) -> list[dict]:
+    """Pieces of every sentence with labels on first pieces (-100 elsewhere), windows for long ones."""
+    return encode_sentences(tokenizer, sentences, label2id, settings.max_length)
+
+
+def predict(
     model,
     tokenizer,
-    train_sentences: Sequence[Sentence],
-    *,
-    max_seconds: float | None = None,
-    max_steps: int | None = None,
-    epochs: float | None = 1.0,
-    batch_size: int = 32,
-    learning_rate: float = 1e-4,
-    max_length: int = 128,
-    seed: int = 0,
-    progress: bool = True,
-    eval_fn=None,
-    eval_every: int | None = None,
-    freeze_word_embeddings: bool = False,
-    head_lr_multiplier: float = 1.0,
-):
-    """Fine-tune `model` on labelled sentences with `bertlab.training.train`; returns its History.
-
-    The speed comes from the batching (`bertlab.tasks.common.BucketedBatches`):
-    each batch is padded only to its own longest input, and inputs of similar
-    length share a batch, so little time goes into `[PAD]` tokens.
-    `freeze_word_embeddings` keeps the token table fixed (`common.freeze_embedding_table`);
-    `head_lr_multiplier` scales the learning rate of the `classifier` layer.
-    """
-    from bertlab.tasks.common import BucketedBatches, freeze_embedding_table
-    from bertlab.training import TrainingConfig, train
-
-    if freeze_word_embeddings:
-        freeze_embedding_table(model)
-
-    features = encode_sentences(tokenizer, train_sentences, model.config.label2id, max_length)
-    batches = BucketedBatches(
-        features,
-        batch_size,
-        pad_token_id=tokenizer.pad_token_id,
-        pad_values={"labels": IGNORE_INDEX},
-        seed=seed,
+    texts: Sequence[str],
+    settings: NerSettings | None = None,
+    progress: bool | str = False,
+) -> list[dict]:
+    """For each raw text: its entities with types and character offsets."""
+    settings = settings or NerSettings()
+    words = [split_words(text) for text in texts]
+    tags = predict_tags(
+        model, tokenizer, [[w for w, _, _ in ws] for ws in words], settings, progress
     )
-    config = TrainingConfig(
-        learning_rate=learning_rate,
-        max_seconds=max_seconds,
-        max_steps=max_steps,
-        epochs=epochs,
-        seed=seed,
-        progress=progress,
-        eval_every=eval_every,
-        device="cpu" if not torch.cuda.is_available() else None,
-        lr_multipliers=dict.fromkeys(HEAD_PARAMETERS, head_lr_multiplier),
-    )
-    return train(model, batches, config, eval_fn=eval_fn)
+    return [
+        {"text": text, "entities": entities_in_text(text, text_words, text_tags)}
+        for text, text_words, text_tags in zip(texts, words, tags)
+    ]
 
 
-def load_model(model_dir: str | Path):
-    """(model, tokenizer) from a fine-tuned NER folder written by `bertlab finetune ner`."""
-    from bertlab.tasks.common import load_tokenizer, resolve_checkpoint
-
-    folder = resolve_checkpoint(model_dir)
-    model = BertForTokenClassification.from_pretrained(str(folder))
-    if model.loading_info["missing_keys"]:
-        raise ValueError(
-            f"{folder}: not a token-classification checkpoint "
-            f"(missing {', '.join(model.loading_info['missing_keys'])})"
-        )
-    return model, load_tokenizer(folder)
-
-
-# --------------------------------------------------------------------------- command line
-def _read_data(path: str | None, split: str, fmt: str) -> list[Sentence]:
-    if path is None:
-        return load_conll2003(split)
-    return read_conll(Path(path), format=fmt)
-
-
-def add_cli_arguments(command: str, parser: argparse.ArgumentParser) -> None:
-    """Flags of `bertlab {finetune,evaluate,predict} ner`."""
-    fmt_help = "column format of the data files (default: detected)"
-    if command == "finetune":
-        from bertlab.tasks.common import add_finetune_arguments
-
-        add_finetune_arguments(
-            parser,
-            max_length=128,
-            batch_size=32,
-            lr=2e-4,
-            max_seconds=150.0,
-            dropout=0.0,
-            freeze_word_embeddings=True,
-        )
-        parser.add_argument("--format", default="auto", choices=["auto", "conll2003", "wnut17"])
-        return
-    parser.add_argument("--model", required=True, help="a folder written by `bertlab finetune ner`")
-    parser.add_argument("--max-length", type=int, default=128, help="WordPieces per window")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument(
-        "--format", default="auto", choices=["auto", "conll2003", "wnut17"], help=fmt_help
-    )
-    if command == "evaluate":
-        parser.add_argument(
-            "--data", help="CoNLL-2003 or WNUT-17 column file (default: CoNLL-2003 valid)"
-        )
-    else:
-        parser.add_argument("--text", nargs="+", required=True, help="raw text(s) to tag")
-
-
-def _scores_json(scores: dict) -> dict:
-    rounded = {key: round(scores[key], 6) for key in ("precision", "recall", "f1")}
-    per_type = {
-        kind: {
-            key: round(value, 6) if isinstance(value, float) else value for key, value in s.items()
-        }
-        for kind, s in scores["per_type"].items()
-    }
-    return {**rounded, "support": scores["support"], "per_type": per_type}
-
-
-def run_cli(command: str, args: argparse.Namespace) -> dict:
-    """Run one `bertlab ... ner` command and return its JSON-able result."""
-    if command == "finetune":
-        from bertlab.runtime import set_seed
-        from bertlab.tasks.common import dropout_overrides, load_for_finetuning, save_finetuned
-
-        set_seed(args.seed)
-        train_set = _read_data(args.train, "train", args.format)
-        dev_set = _read_data(args.dev, "valid", args.format)
-        labels = label_list([*train_set, *dev_set])
-        model, tokenizer = load_for_finetuning(
-            args.model,
-            BertForTokenClassification,
-            id2label=dict(enumerate(labels)),
-            label2id={label: i for i, label in enumerate(labels)},
-            **dropout_overrides(args.dropout),
-        )
-        history = finetune(
-            model,
-            tokenizer,
-            train_set,
-            max_seconds=args.max_seconds,
-            max_steps=args.max_steps,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.lr,
-            max_length=args.max_length,
-            seed=args.seed,
-            progress=False,
-            freeze_word_embeddings=args.freeze_word_embeddings,
-            head_lr_multiplier=args.head_lr_multiplier,
-        )
-        scores = _scores_json(evaluate(model, tokenizer, dev_set, max_length=args.max_length))
-        last = history.records[-1] if history.records else {}
-        result = {
-            **scores,
-            "train_sentences": len(train_set),
-            "steps": last.get("step", 0),
-            "examples_seen": last.get("examples", 0),
-            "train_seconds": round(last.get("seconds", 0.0), 1),
-            "out": str(args.out),
-        }
-        save_finetuned(args.out, model, tokenizer, extra=result)
-        return result
-    model, tokenizer = load_model(args.model)
-    if command == "evaluate":
-        data = _read_data(args.data, "valid", args.format)
-        return _scores_json(evaluate(model, tokenizer, data, args.batch_size, args.max_length))
-    return {
-        "predictions": [
-            {"text": text, "entities": predict_entities(model, tokenizer, text, args.max_length)}
-            for text in args.text
-        ]
-    }
+def scores(report: dict) -> tuple[dict[str, float], dict]:
+    """Entity precision, recall and F1 in percent (micro, seqeval's default), and per type."""
+    report = as_percent(report)
+    headline = {key: report[key] for key in ("precision", "recall", "f1")}
+    details = {key: report[key] for key in report if key not in headline}
+    return headline, details

@@ -11,38 +11,28 @@ query length 64, n-best 20, max answer length 30.
 - `prepare_train_features` / `prepare_eval_features`: windows, answer character span ->
   token start/end (windows without the answer point at `[CLS]`), offsets kept for decoding;
 - `best_spans`: n-best span search over all windows of a question with the max-context rule;
-- `predict_answers`, `evaluate_qa`, and the CLI (`bertlab finetune/evaluate/predict qa`).
+- `QASettings`: every window and decoding knob in one object;
+- `predict_answers`, `evaluate`, and the task protocol at the end: what the one fine-tuning
+  recipe and the `bertlab finetune|evaluate|predict qa` commands need (`bertlab.finetune`).
 """
 
 from __future__ import annotations
 
-import argparse
 import html
-import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
 from torch import nn
 
-from bertlab.data.squad import SquadExample, gold_answers, load_squad
+from bertlab.batching import sorted_batches
+from bertlab.data.squad import SquadExample, gold_answers, load_qa_data
 from bertlab.metrics.squad import squad_scores
-from bertlab.model import BertModel, BertPreTrainedModel, ModelOutput
-from bertlab.tasks.common import (
-    BucketedBatches,
-    add_finetune_arguments,
-    dropout_overrides,
-    freeze_embedding_table,
-    load_for_finetuning,
-    load_tokenizer,
-    resolve_checkpoint,
-    save_finetuned,
-    sorted_batches,
-)
+from bertlab.model import BertModel, BertPreTrainedModel, ModelOutput, check_positive
 
 HEAD_PARAMETERS = ("qa_outputs",)
-"""Name prefixes of the parameters `--head-lr-multiplier` speeds up."""
+"""Name prefixes of the head's parameters (`finetune(head_lr_multiplier=...)` speeds them up)."""
 MAX_LENGTH = 384
 DOC_STRIDE = 128
 MAX_QUERY_LENGTH = 64
@@ -310,14 +300,16 @@ def best_spans(
 
 
 @torch.inference_mode()
-def run_model(model, features: list[dict], batch_size: int = 64, pad_token_id: int = 0):
+def run_model(
+    model, features: list[dict], batch_size: int = 64, pad_token_id: int = 0, progress=False
+):
     """Start and end logits of every feature (trimmed to its length), batched by length."""
     model.eval()
     device = next(model.parameters()).device
     inputs = [{key: feature[key] for key in MODEL_INPUTS} for feature in features]
     start_logits: list = [None] * len(features)
     end_logits: list = [None] * len(features)
-    for indices, batch in sorted_batches(inputs, batch_size, pad_token_id):
+    for indices, batch in sorted_batches(inputs, batch_size, pad_token_id, progress=progress):
         output = model(**{key: value.to(device) for key, value in batch.items()})
         starts = output.start_logits.float().cpu().numpy()
         ends = output.end_logits.float().cpu().numpy()
@@ -327,20 +319,53 @@ def run_model(model, features: list[dict], batch_size: int = 64, pad_token_id: i
     return start_logits, end_logits
 
 
+@dataclass
+class QASettings:
+    """Windows and decoding for question answering, in one place (the CLI flags of the same names).
+
+    Defaults are Google's `run_squad.py`: windows of 384 tokens sharing 128 (`doc_stride`,
+    Hugging Face's meaning), questions cut at 64 tokens, the 20 best start and end
+    tokens searched (`n_best`) for spans of at most 30 tokens. Training windows may be
+    shorter (`train_max_length`, `train_doc_stride`): they train faster on a CPU.
+    """
+
+    max_length: int = MAX_LENGTH
+    doc_stride: int = DOC_STRIDE
+    max_query_length: int = MAX_QUERY_LENGTH
+    n_best: int = N_BEST
+    max_answer_length: int = MAX_ANSWER_LENGTH
+    eval_batch_size: int = 64
+    train_max_length: int = 256
+    train_doc_stride: int = 96
+
+    def __post_init__(self) -> None:
+        check_positive(self, *(f.name for f in fields(self)))
+        for length, stride in (
+            ("max_length", "doc_stride"),
+            ("train_max_length", "train_doc_stride"),
+        ):
+            if getattr(self, stride) >= getattr(self, length):
+                raise ValueError(
+                    f"{stride}={getattr(self, stride)} must be smaller than "
+                    f"{length}={getattr(self, length)}: the windows would never move on"
+                )
+
+
 def predict_answers(
     model,
     tokenizer,
     examples: list[SquadExample],
-    max_length: int = MAX_LENGTH,
-    doc_stride: int = DOC_STRIDE,
-    max_query_length: int = MAX_QUERY_LENGTH,
-    n_best: int = N_BEST,
-    max_answer_length: int = MAX_ANSWER_LENGTH,
-    batch_size: int = 64,
+    settings: QASettings | None = None,
+    progress: bool | str = False,
 ) -> dict[str, list[dict]]:
     """Question id -> n-best answers (dicts with text, score, probability, start, end)."""
-    features = prepare_eval_features(examples, tokenizer, max_length, doc_stride, max_query_length)
-    start_logits, end_logits = run_model(model, features, batch_size, tokenizer.pad_token_id)
+    s = settings or QASettings()
+    features = prepare_eval_features(
+        examples, tokenizer, s.max_length, s.doc_stride, s.max_query_length
+    )
+    start_logits, end_logits = run_model(
+        model, features, s.eval_batch_size, tokenizer.pad_token_id, progress
+    )
     by_example: dict[int, list[int]] = {}
     for index, feature in enumerate(features):
         by_example.setdefault(feature["example_index"], []).append(index)
@@ -352,16 +377,22 @@ def predict_answers(
             [features[i] for i in indices],
             [start_logits[i] for i in indices],
             [end_logits[i] for i in indices],
-            n_best,
-            max_answer_length,
+            s.n_best,
+            s.max_answer_length,
         )
     return predictions
 
 
-def evaluate_qa(model, tokenizer, examples: list[SquadExample], **options) -> dict:
-    """SQuAD v1.1 exact match and F1 (percent) of the model's best answers on `examples`."""
+def evaluate(
+    model,
+    tokenizer,
+    examples: list[SquadExample],
+    settings: QASettings | None = None,
+    progress: bool | str = False,
+) -> dict:
+    """SQuAD v1.1 exact match and F1 (percent, as the official script) of the best answers."""
     start = time.perf_counter()
-    nbest = predict_answers(model, tokenizer, examples, **options)
+    nbest = predict_answers(model, tokenizer, examples, settings, progress)
     best = {qid: answers[0]["text"] if answers else "" for qid, answers in nbest.items()}
     scores = squad_scores(best, gold_answers(examples))
     scores["questions"] = len(examples)
@@ -369,10 +400,16 @@ def evaluate_qa(model, tokenizer, examples: list[SquadExample], **options) -> di
     return scores
 
 
-def answer_question(model, tokenizer, question: str, context: str, **options) -> list[dict]:
-    """The n-best answers to one question about one paragraph (the `predict` command)."""
+evaluate_qa = evaluate
+"""The name notebook 12 first used for `evaluate`."""
+
+
+def answer_question(
+    model, tokenizer, question: str, context: str, settings: QASettings | None = None
+) -> list[dict]:
+    """The n-best answers to one question about one paragraph."""
     example = SquadExample("question", "", context, question, (), ())
-    return predict_answers(model, tokenizer, [example], **options)["question"]
+    return predict_answers(model, tokenizer, [example], settings)["question"]
 
 
 def answer_html(context: str, answers: list[dict], runners_up: int = 4) -> str:
@@ -405,139 +442,90 @@ def answer_html(context: str, answers: list[dict], runners_up: int = 4) -> str:
     )
 
 
-# --------------------------------------------------------------------------- CLI
-def add_cli_arguments(command: str, parser: argparse.ArgumentParser) -> None:
-    """Flags of `bertlab finetune|evaluate|predict qa`."""
-    if command == "finetune":
-        add_finetune_arguments(
-            parser,
-            max_length=MAX_LENGTH,
-            batch_size=16,
-            lr=2e-4,
-            dropout=0.0,
-            freeze_word_embeddings=True,
-            head_lr_multiplier=10.0,
-        )
-        parser.add_argument(
-            "--train-max-length",
-            type=int,
-            default=256,
-            help="WordPieces per training window (shorter than --max-length trains faster)",
-        )
-        parser.add_argument("--train-doc-stride", type=int, default=96)
-        parser.add_argument("--eval-limit", type=int, default=None, help="first N dev questions")
-        parser.set_defaults(epochs=2.0)  # a time or step budget usually ends training first
-    else:
-        parser.add_argument("--model", required=True, help="fine-tuned QA checkpoint folder")
-        parser.add_argument("--max-length", type=int, default=MAX_LENGTH)
-    parser.add_argument("--doc-stride", type=int, default=DOC_STRIDE, help="tokens windows share")
-    parser.add_argument("--max-query-length", type=int, default=MAX_QUERY_LENGTH)
-    parser.add_argument("--max-answer-length", type=int, default=MAX_ANSWER_LENGTH)
-    parser.add_argument("--n-best", type=int, default=N_BEST)
-    parser.add_argument("--eval-batch-size", type=int, default=64)
-    if command == "evaluate":
-        parser.add_argument("--data", help="SQuAD v1.1 JSON file (default: BERTLAB_DATA dev)")
-        parser.add_argument("--limit", type=int, default=None, help="first N questions only")
-    if command == "predict":
-        parser.add_argument("--context", required=True, help="the paragraph to read")
-        parser.add_argument("--question", required=True, action="append", help="repeatable")
+# --------------------------------------------------------------------------- the task protocol
+# What `bertlab.finetune` (the one recipe and its command line) needs from every task.
+
+NAME = "qa"
+MODEL_CLASS = BertForQuestionAnswering
+Settings = QASettings
+PAD_VALUES: dict[str, int] = {}
+DATASETS = ("squad",)
+DATA_OPTIONS = (
+    "question_column",
+    "context_column",
+    "answer_column",
+    "answer_start_column",
+    "id_column",
+)
+CLI_DEFAULTS = dict(
+    max_length=MAX_LENGTH,
+    batch_size=16,
+    lr=2e-4,
+    max_seconds=300.0,
+    epochs=2.0,
+    dropout=0.0,
+    freeze_word_embeddings=True,
+    head_lr_multiplier=10.0,
+)
+"""Defaults measured to learn the most per CPU second with MiniLM (README, notebook 12)."""
+load_data = load_qa_data
+PREDICT_INPUT = "question+context"
+"""Each input to `predict` is a dict with a "question" and a "context"."""
 
 
-def _decode_options(args) -> dict:
-    return {
-        "max_length": args.max_length,
-        "doc_stride": args.doc_stride,
-        "max_query_length": args.max_query_length,
-        "n_best": args.n_best,
-        "max_answer_length": args.max_answer_length,
-        "batch_size": args.eval_batch_size,
-    }
+def label_names(train, dev) -> None:
+    """QA has no label set: the answer is a span of the context."""
+    return None
 
 
-def _load_task_model(folder: str):
-    folder = resolve_checkpoint(folder)
-    model = BertForQuestionAnswering.from_pretrained(str(folder))
-    missing = [key for key in model.loading_info["missing_keys"] if key.startswith("qa_outputs")]
-    if missing:
-        raise ValueError(f"{folder}: not a question-answering checkpoint (no {missing[0]})")
-    return model, load_tokenizer(folder)
-
-
-def finetune(args) -> dict:
-    """Fine-tune on SQuAD-format data under a step/time budget, evaluate, save (`--out`)."""
-    from bertlab.runtime import set_seed
-    from bertlab.training import TrainingConfig, train
-
-    set_seed(args.seed)
-    train_examples = load_squad("train", args.train)
-    dev_examples = load_squad("dev", args.dev)[: args.eval_limit]
-    model, tokenizer = load_for_finetuning(
-        args.model, BertForQuestionAnswering, **dropout_overrides(args.dropout)
-    )
-    if args.freeze_word_embeddings:
-        freeze_embedding_table(model)
-    started = time.perf_counter()
-    features = prepare_train_features(
-        train_examples,
+def training_features(tokenizer, examples: list[SquadExample], settings: QASettings, label2id=None):
+    """Training windows (`train_max_length`, `train_doc_stride`) with the answer's token span."""
+    return prepare_train_features(
+        examples,
         tokenizer,
-        args.train_max_length,
-        args.train_doc_stride,
-        args.max_query_length,
+        settings.train_max_length,
+        settings.train_doc_stride,
+        settings.max_query_length,
     )
-    feature_seconds = time.perf_counter() - started
-    batches = BucketedBatches(
-        features, args.batch_size, pad_token_id=tokenizer.pad_token_id, seed=args.seed
-    )
-    config = TrainingConfig(
-        learning_rate=args.lr,
-        max_steps=args.max_steps,
-        max_seconds=args.max_seconds,
-        epochs=args.epochs,
-        seed=args.seed,
-        log_every=20,
-        progress=sys.stderr.isatty(),
-        lr_multipliers=dict.fromkeys(HEAD_PARAMETERS, args.head_lr_multiplier),
-    )
-    history = train(model, batches, config)
-    last = history.last
-    scores = evaluate_qa(model, tokenizer, dev_examples, **_decode_options(args))
-    result = {
-        **scores,
-        "train_questions": len(train_examples),
-        "train_windows": len(features),
-        "steps": int(last.get("step", 0)),
-        "windows_seen": int(last.get("examples", 0)),
-        "train_seconds": round(float(last.get("seconds", 0.0)), 1),
-        "feature_seconds": round(feature_seconds, 1),
-        "stop_reason": history.stop_reason,
-        "out": str(args.out),
-    }
-    save_finetuned(args.out, model, tokenizer, extra={"task": "qa", **result})
-    return result
 
 
-def run_cli(command: str, args: argparse.Namespace) -> dict:
-    """`bertlab finetune|evaluate|predict qa ...`; returns the JSON the CLI prints."""
-    if command == "finetune":
-        return finetune(args)
-    model, tokenizer = _load_task_model(args.model)
-    if command == "evaluate":
-        examples = load_squad("dev", args.data)[: args.limit]
-        return evaluate_qa(model, tokenizer, examples, **_decode_options(args))
-    if command == "predict":
-        results = []
-        for question in args.question:
-            answers = answer_question(model, tokenizer, question, args.context)
-            results.append(
-                {
-                    "question": question,
-                    "answer": answers[0]["text"] if answers else "",
-                    "score": round(answers[0]["probability"], 4) if answers else 0.0,
-                    "runners_up": [
-                        {"text": a["text"], "probability": round(a["probability"], 4)}
-                        for a in answers[1:4]
-                    ],
-                }
-            )
-        return {"predictions": results}
-    raise ValueError(f"unknown command {command!r}")
+def predict(
+    model,
+    tokenizer,
+    inputs: list[dict],
+    settings: QASettings | None = None,
+    progress: bool | str = False,
+) -> list[dict]:
+    """For each {"question", "context"}: the best answer, its probability and the runners-up."""
+    examples = [
+        SquadExample(str(i), "", item["context"], item["question"], (), ())
+        for i, item in enumerate(inputs)
+    ]
+    nbest = predict_answers(model, tokenizer, examples, settings, progress)
+    results = []
+    for example in examples:
+        answers = nbest.get(example.id, [])
+        best = (
+            answers[0] if answers else {"text": "", "probability": 0.0, "start": None, "end": None}
+        )
+        results.append(
+            {
+                "question": example.question,
+                "answer": best["text"],
+                "probability": round(best["probability"], 6),
+                "start": best["start"],
+                "end": best["end"],
+                "runners_up": [
+                    {"text": a["text"], "probability": round(a["probability"], 6)}
+                    for a in answers[1:4]
+                ],
+            }
+        )
+    return results
+
+
+def scores(report: dict) -> tuple[dict[str, float], dict]:
+    """SQuAD exact match and F1, already in percent as the official script reports them."""
+    headline = {"exact_match": report["exact_match"], "f1": report["f1"]}
+    details = {key: report[key] for key in report if key not in headline}
+    return headline, details

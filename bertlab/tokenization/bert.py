@@ -20,6 +20,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from bertlab.files import atomic_write_text
 from bertlab.hub import resolve_file
 from bertlab.tokenization.basic import BasicTokenizer, WordpieceTokenizer
 from bertlab.tokenization.encoding import (
@@ -274,13 +275,13 @@ class BertTokenizer:
         directory.mkdir(parents=True, exist_ok=True)
         by_id = sorted(self.vocab.items(), key=lambda item: item[1])
         vocab_file = directory / "vocab.txt"
-        vocab_file.write_text("".join(token + "\n" for token, _ in by_id), encoding="utf-8")
+        atomic_write_text(vocab_file, "".join(token + "\n" for token, _ in by_id))
         config = {"tokenizer_class": "BertTokenizer"}
         config.update({key: getattr(self, key) for key in _CONFIG_KEYS})
         if self.model_max_length >= NO_LENGTH_LIMIT:
             config["model_max_length"] = int(1e30)  # what Hugging Face writes for "no limit"
         config_file = directory / "tokenizer_config.json"
-        config_file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(config_file, json.dumps(config, indent=2) + "\n")
         return str(vocab_file), str(config_file)
 
     # vocabulary helpers
