@@ -30,19 +30,19 @@ machine: setup
 	$(BIN)/python tools/machine_info.py
 
 lint: setup
-	$(BIN)/ruff check bertlab tests benchmarks notebooks tools
-	$(BIN)/ruff format --check bertlab tests benchmarks notebooks tools
+	$(BIN)/ruff check bertlab tests benchmarks notebooks solutions tools
+	$(BIN)/ruff format --check bertlab tests benchmarks notebooks solutions tools
 
 format: setup
-	$(BIN)/ruff check --fix bertlab tests benchmarks notebooks tools
-	$(BIN)/ruff format bertlab tests benchmarks notebooks tools
+	$(BIN)/ruff check --fix bertlab tests benchmarks notebooks solutions tools
+	$(BIN)/ruff format bertlab tests benchmarks notebooks solutions tools
 
 test-unit: setup
 	MPLBACKEND=Agg $(BIN)/pytest -m "not browser" tests
 
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with tests/nbval_sanitize.cfg
 test-notebooks: setup
-	env -u MPLBACKEND $(BIN)/pytest $(NBVAL) --junitxml=artifacts/nbval.xml notebooks
+	env -u MPLBACKEND $(BIN)/pytest $(NBVAL) --junitxml=artifacts/nbval.xml notebooks solutions
 	$(BIN)/python tools/notebook_times.py artifacts/nbval.xml
 
 # Headless Chromium from Debian's packages renders the attention views.
@@ -56,7 +56,7 @@ test-browser: setup browser
 
 # Re-execute every notebook in place so the committed outputs come from a real run.
 notebooks: setup
-	env -u MPLBACKEND $(BIN)/python tools/run_notebooks.py notebooks/*.ipynb
+	env -u MPLBACKEND $(BIN)/python tools/run_notebooks.py notebooks/*.ipynb solutions/*.ipynb
 
 env: setup
 	$(BIN)/python -m bertlab.env
