@@ -22,11 +22,13 @@ from collections.abc import Callable
 from bertlab import __version__
 
 EXTRA_COMMANDS: dict[str, str] = {}
-"""Commands other modules add: name -> module with `add_command(subparsers)`."""
+"""More commands: name -> the module whose `add_command(subparsers)` adds it. Each command's
+parser sets `run`, a function of the parsed arguments that returns the JSON to print."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     from bertlab.commands import add_task_commands
+    from bertlab.pretraining import add_pretrain_command
 
     parser = argparse.ArgumentParser(
         prog="bertlab", description="BERT from the ground up: the command line of the notebooks."
@@ -38,124 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
     for module in EXTRA_COMMANDS.values():
         __import__(module, fromlist=["add_command"]).add_command(commands)
     return parser
-
-
-# ----------------------------------------------------------------------------- pretrain
-
-
-def add_pretrain_command(commands) -> None:
-    from dataclasses import fields
-
-    from bertlab.commands import add_model_running_flags, positive_number, probability, whole_number
-    from bertlab.pretraining import PretrainingSetup
-
-    description = "pretrain a small BERT with MLM + NSP on a text corpus (notebook 09)"
-    parser = commands.add_parser("pretrain", help=description, description=description)
-    add = parser.add_argument
-    add(
-        "--corpus",
-        help="a text file or a folder of them (default: BERTLAB_DATA/corpus, else a sample)",
-    )
-    add("--out", required=True, help="output folder (config.json, vocab.txt, model.safetensors)")
-    add(
-        "--overwrite",
-        action="store_true",
-        help="replace a non-empty --out (once the new model is saved)",
-    )
-    add(
-        "--max-seconds",
-        type=positive_number,
-        default=None,
-        help="training time budget (default: 300 unless --max-steps is given)",
-    )
-    add(
-        "--max-steps", type=whole_number, default=None, help="optimizer step budget (default: none)"
-    )
-    add(
-        "--lr", type=positive_number, default=5e-4, help="peak learning rate (default: %(default)s)"
-    )
-    add(
-        "--warmup-ratio",
-        type=probability,
-        default=0.1,
-        help="share of the budget for warmup (default: %(default)s)",
-    )
-    add(
-        "--accumulation-steps",
-        type=whole_number,
-        default=1,
-        help="micro-batches per step (default: %(default)s)",
-    )
-    add(
-        "--eval-every",
-        type=whole_number,
-        default=None,
-        help="evaluate every N steps (default: at the end)",
-    )
-    add(
-        "--save-every", type=whole_number, default=None, help="checkpoint every N steps (resumable)"
-    )
-    add("--resume", action="store_true", help="resume from OUT/checkpoint")
-    add(
-        "--seed",
-        type=int,
-        default=0,
-        help="seeds the vocabulary sample, instances, masks and weights",
-    )
-    add("--no-progress", dest="quiet_progress", action="store_true", help=argparse.SUPPRESS)
-    for setting in fields(PretrainingSetup):
-        flag = "--" + setting.name.replace("_", "-")
-        if setting.type in ("bool",):
-            add(flag, action="store_true", help=f"{setting.name.replace('_', ' ')}")
-        elif setting.name == "vocab":
-            add(flag, default=None, help="an existing vocab.txt or folder instead of learning one")
-        elif setting.name == "short_seq_prob":
-            add(
-                flag,
-                type=probability,
-                default=setting.default,
-                help="probability of a shorter target sequence (default: %(default)s)",
-            )
-        else:
-            add(
-                flag,
-                type=whole_number,
-                default=setting.default,
-                help=f"{setting.name.replace('_', ' ')} (default: %(default)s)",
-            )
-    add_model_running_flags(parser)
-    parser.set_defaults(run=run_pretrain)
-
-
-def run_pretrain(args: argparse.Namespace) -> dict:
-    from dataclasses import fields
-    from pathlib import Path
-
-    from bertlab.commands import check_output_folder, log
-    from bertlab.pretraining import PretrainingSetup, pretrain
-    from bertlab.training import TrainingConfig
-
-    args.model = None
-    out = check_output_folder(args)
-    setup = PretrainingSetup(**{f.name: getattr(args, f.name) for f in fields(PretrainingSetup)})
-    seconds = args.max_seconds if args.max_seconds or args.max_steps else 300.0
-    training = TrainingConfig(
-        learning_rate=args.lr,
-        warmup_ratio=args.warmup_ratio,
-        max_steps=args.max_steps,
-        max_seconds=seconds,
-        epochs=None,
-        accumulation_steps=args.accumulation_steps,
-        precision=args.precision,
-        eval_every=args.eval_every,
-        seed=args.seed,
-        progress=not (args.quiet or args.quiet_progress),
-        output_dir=Path(out),
-        save_every=args.save_every,
-        resume=args.resume,
-        device=args.device,
-    )
-    return pretrain(args.corpus, out, setup, training, log=lambda message: log(args, message))
 
 
 # ----------------------------------------------------------------------------- main

@@ -44,6 +44,7 @@ __all__ = [
     "evaluate_pretraining",
     "most_frequent_token_baseline",
     "pretrain",
+    "add_pretrain_command",
     "save_for_transformers",
 ]
 
@@ -464,3 +465,121 @@ def pretrain(
 
     save_folder(out, model, tokenizer, info, extra=write)
     return result
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+def add_pretrain_command(commands) -> None:
+    """`bertlab pretrain`: one flag per `PretrainingSetup` field, plus the budget and schedule."""
+    import argparse
+    from dataclasses import fields
+
+    from bertlab.commands import add_model_running_flags, positive_number, probability, whole_number
+    from bertlab.pretraining import PretrainingSetup
+
+    description = "pretrain a small BERT with MLM + NSP on a text corpus (notebook 09)"
+    parser = commands.add_parser("pretrain", help=description, description=description)
+    add = parser.add_argument
+    add(
+        "--corpus",
+        help="a text file or a folder of them (default: BERTLAB_DATA/corpus, else a sample)",
+    )
+    add("--out", required=True, help="output folder (config.json, vocab.txt, model.safetensors)")
+    add(
+        "--overwrite",
+        action="store_true",
+        help="replace a non-empty --out (once the new model is saved)",
+    )
+    add(
+        "--max-seconds",
+        type=positive_number,
+        default=None,
+        help="training time budget (default: 300 unless --max-steps is given)",
+    )
+    add(
+        "--max-steps", type=whole_number, default=None, help="optimizer step budget (default: none)"
+    )
+    add(
+        "--lr", type=positive_number, default=5e-4, help="peak learning rate (default: %(default)s)"
+    )
+    add(
+        "--warmup-ratio",
+        type=probability,
+        default=0.1,
+        help="share of the budget for warmup (default: %(default)s)",
+    )
+    add(
+        "--accumulation-steps",
+        type=whole_number,
+        default=1,
+        help="micro-batches per step (default: %(default)s)",
+    )
+    add(
+        "--eval-every",
+        type=whole_number,
+        default=None,
+        help="evaluate every N steps (default: at the end)",
+    )
+    add(
+        "--save-every", type=whole_number, default=None, help="checkpoint every N steps (resumable)"
+    )
+    add("--resume", action="store_true", help="resume from OUT/checkpoint")
+    add(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds the vocabulary sample, instances, masks and weights",
+    )
+    add("--no-progress", dest="quiet_progress", action="store_true", help=argparse.SUPPRESS)
+    for setting in fields(PretrainingSetup):
+        flag = "--" + setting.name.replace("_", "-")
+        if setting.type in ("bool",):
+            add(flag, action="store_true", help=f"{setting.name.replace('_', ' ')}")
+        elif setting.name == "vocab":
+            add(flag, default=None, help="an existing vocab.txt or folder instead of learning one")
+        elif setting.name == "short_seq_prob":
+            add(
+                flag,
+                type=probability,
+                default=setting.default,
+                help="probability of a shorter target sequence (default: %(default)s)",
+            )
+        else:
+            add(
+                flag,
+                type=whole_number,
+                default=setting.default,
+                help=f"{setting.name.replace('_', ' ')} (default: %(default)s)",
+            )
+    add_model_running_flags(parser)
+    parser.set_defaults(run=run_pretrain)
+
+
+def run_pretrain(args) -> dict:
+    """Check the output folder, build the setup and the TrainingConfig from the flags, pretrain."""
+    from dataclasses import fields
+
+    from bertlab.commands import check_output_folder, log
+
+    args.model = None
+    out = check_output_folder(args)
+    setup = PretrainingSetup(**{f.name: getattr(args, f.name) for f in fields(PretrainingSetup)})
+    seconds = args.max_seconds if args.max_seconds or args.max_steps else 300.0
+    training = TrainingConfig(
+        learning_rate=args.lr,
+        warmup_ratio=args.warmup_ratio,
+        max_steps=args.max_steps,
+        max_seconds=seconds,
+        epochs=None,
+        accumulation_steps=args.accumulation_steps,
+        precision=args.precision,
+        eval_every=args.eval_every,
+        seed=args.seed,
+        progress=not (args.quiet or args.quiet_progress),
+        output_dir=Path(out),
+        save_every=args.save_every,
+        resume=args.resume,
+        device=args.device,
+    )
+    return pretrain(args.corpus, out, setup, training, log=lambda message: log(args, message))
