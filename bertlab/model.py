@@ -109,9 +109,9 @@ class BertConfig:
                 f"attn_implementation must be one of {ATTENTION_IMPLEMENTATIONS}, "
                 f"got {self.attn_implementation!r}"
             )
-        if self.hidden_act not in ACTIVATIONS:
+        if self.hidden_act not in HIDDEN_ACT:
             raise ValueError(
-                f"hidden_act {self.hidden_act!r} is not supported; use one of {sorted(ACTIVATIONS)}"
+                f"hidden_act {self.hidden_act!r} is not supported; use one of {sorted(HIDDEN_ACT)}"
             )
         if self.position_embedding_type != "absolute":
             raise ValueError(
@@ -252,16 +252,18 @@ class BertModelOutput(ModelOutput):
 
 
 def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
-    """The tanh approximation of GELU that Google's original BERT code used."""
+    """The tanh approximation of GELU (Hendrycks & Gimpel 2016; notebook 01 plots both)."""
     return F.gelu(x, approximate="tanh")
 
 
-ACTIVATIONS = {
+HIDDEN_ACT = {
     "gelu": F.gelu,  # exact: x * Φ(x) with the erf; what Hugging Face's "gelu" means
     "gelu_new": gelu_tanh,
     "gelu_pytorch_tanh": gelu_tanh,
     "relu": F.relu,
 }
+"""`config.hidden_act` name (Hugging Face's) -> the torch function the layers call.
+(`bertlab.functional.ACTIVATIONS` is notebook 01's table of functions with their derivatives.)"""
 
 
 class BertSelfOutput(nn.Module):
@@ -306,7 +308,7 @@ class BertIntermediate(nn.Module):
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
-        self.activation = ACTIVATIONS[config.hidden_act]
+        self.activation = HIDDEN_ACT[config.hidden_act]
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return self.activation(self.dense(hidden_states))

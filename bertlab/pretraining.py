@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bertlab.model import (
-    ACTIVATIONS,
+    HIDDEN_ACT,
     BertConfig,
     BertModel,
     BertPreTrainedModel,
@@ -76,7 +76,7 @@ class BertPredictionHeadTransform(nn.Module):
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.transform_act_fn = ACTIVATIONS[config.hidden_act]
+        self.transform_act_fn = HIDDEN_ACT[config.hidden_act]
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
