@@ -17,6 +17,7 @@ from bertlab.finetune import load_for_finetuning, load_tokenizer  # noqa: E402
 from bertlab.hub import SAMPLES_DIR, SampleDataWarning  # noqa: E402
 from bertlab.model import BertModel  # noqa: E402
 from bertlab.tasks.classification import (  # noqa: E402
+    POOLINGS,
     BertForSequenceClassification,
     ClassificationSettings,
     MeanPoolingClassifier,
@@ -25,6 +26,8 @@ from bertlab.tasks.classification import (  # noqa: E402
     fit_linear_probe,
     make_features,
     mean_pool,
+    semantic_search,
+    sentence_embeddings,
 )
 from bertlab.testing import DEEP, assert_close
 
@@ -179,3 +182,60 @@ def test_mean_pooling_baseline(minilm_path):
     assert losses[-1] < 0.5 * losses[0]
     report = evaluate(model, tokenizer, dataset, SETTINGS)
     assert report["accuracy"] >= 0.9  # separable training data, linear probe fits it
+
+
+# --------------------------------------------------------------------------- sentence embeddings
+def model_card_embeddings(minilm_path, texts):
+    """all-MiniLM-L6-v2's model card recipe with transformers: mean pooling, then L2 norm."""
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(minilm_path))
+    model = transformers.AutoModel.from_pretrained(str(minilm_path)).eval()
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=128, return_tensors="pt")
+    with torch.no_grad():
+        output = model(**batch)
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    mean = (output.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return {
+        "mean": torch.nn.functional.normalize(mean, dim=1),
+        "cls": torch.nn.functional.normalize(output.last_hidden_state[:, 0], dim=1),
+        "pooler": torch.nn.functional.normalize(output.pooler_output, dim=1),
+    }
+
+
+def test_sentence_embeddings_equal_the_model_cards_recipe(minilm_path, minilm, tokenizer):
+    texts, _ = real_sentences(12)
+    expected = model_card_embeddings(minilm_path, texts)
+    got = sentence_embeddings(minilm, tokenizer, texts, ClassificationSettings(eval_batch_size=5))
+    assert set(got) == set(POOLINGS)
+    for pooling in POOLINGS:
+        assert got[pooling].shape == (12, 384)
+        assert_close(got[pooling], expected[pooling], ulps=DEEP)
+    raw = sentence_embeddings(minilm, tokenizer, texts[:3], normalize=False)
+    assert_close(raw["mean"] / raw["mean"].norm(dim=1, keepdim=True), got["mean"][:3], ulps=DEEP)
+
+
+def test_sentence_embeddings_of_a_task_model_and_of_one_without_pooler(minilm_path, tokenizer):
+    from bertlab.tasks.ner import BertForTokenClassification
+
+    texts, _ = real_sentences(4)
+    classifier, _ = load_for_finetuning("classification", minilm_path, label_names=["a", "b"])
+    direct = sentence_embeddings(classifier.bert, tokenizer, texts)
+    through_head = sentence_embeddings(classifier.train(), tokenizer, texts)
+    for pooling in POOLINGS:
+        assert torch.equal(direct[pooling], through_head[pooling])
+    assert classifier.training  # left as it was found
+    tagger = BertForTokenClassification.from_pretrained(minilm_path, num_labels=3)
+    assert set(sentence_embeddings(tagger, tokenizer, texts)) == {"mean", "cls"}
+
+
+def test_semantic_search_returns_the_most_similar_rows_best_first(minilm, tokenizer):
+    texts, _ = real_sentences(20)
+    vectors = sentence_embeddings(minilm, tokenizer, texts)["mean"]
+    similarities, indices = semantic_search(vectors[:5] * 3.0, vectors, top_k=4)
+    expected = vectors[:5] @ vectors.T
+    order = expected.argsort(dim=1, descending=True)[:, :4]
+    assert indices.tolist() == order.tolist()
+    assert indices[:, 0].tolist() == list(range(5))  # each sentence is its own best match
+    assert_close(similarities, expected.gather(1, order), ulps=DEEP)
+    assert semantic_search(vectors[:1], vectors[:2], top_k=10)[1].shape == (1, 2)
+    with pytest.raises(ValueError, match="queries have 384 dimensions, the corpus 16"):
+        semantic_search(vectors[:1], torch.randn(3, 16))

@@ -10,6 +10,8 @@ Notebook 10 teaches it on SST-2 (movie-review sentiment) and AG News (news topic
   linear classifier is trained on those features.
 - `make_features`: tokenize once; `bertlab.batching` pads each batch only to its
   longest text and batches texts of similar length together.
+- `sentence_embeddings`, `semantic_search`: BERT as a sentence encoder, without a head
+  (mean pooling vs `[CLS]` vs the pooler, cosine similarity), the use MiniLM was trained for.
 - `evaluate`, `predict`, and the task protocol at the end: what the one fine-tuning
   recipe and the `bertlab finetune|evaluate|predict classification` commands need
   (`bertlab.finetune`).
@@ -308,6 +310,72 @@ def predict(
         probs = {name: round(p, 6) for name, p in zip(names, row)}
         results.append({"text": text, "label": names[best], "probabilities": probs})
     return results
+
+
+# --------------------------------------------------------------------------- sentence embeddings
+POOLINGS = ("mean", "cls", "pooler")
+"""The three ways to turn BERT's token vectors into one sentence vector (notebook 10)."""
+
+
+@torch.inference_mode()
+def sentence_embeddings(
+    model: nn.Module,
+    tokenizer,
+    texts: Sequence[str],
+    settings: ClassificationSettings | None = None,
+    normalize: bool = True,
+) -> dict[str, torch.Tensor]:
+    """One vector per text for each pooling, {"mean", "cls", "pooler"} -> [n, hidden], one pass.
+
+    `mean` averages the final token vectors over the attention mask (what all-MiniLM-L6-v2
+    was trained to produce, then L2-normalised: its model card's recipe), `cls` is the final
+    vector of `[CLS]`, `pooler` is `tanh(W h_CLS + b)` (absent, so left out, when the model
+    has no pooler). `model` is a `BertModel` or any task model holding one as `.bert`. With
+    `normalize`, every vector has length 1, so a dot product is the cosine similarity.
+    """
+    settings = settings or ClassificationSettings()
+    encoder = getattr(model, "bert", model)
+    was_training = encoder.training
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    features = make_features(tokenizer, texts, None, settings.max_length)
+    vectors: dict[str, torch.Tensor] = {}
+    for indices, batch in sorted_batches(
+        features, settings.eval_batch_size, tokenizer.pad_token_id
+    ):
+        batch = {key: value.to(device) for key, value in batch.items()}
+        output = encoder(**batch)
+        pooled = {
+            "mean": mean_pool(output.last_hidden_state, batch["attention_mask"]),
+            "cls": output.last_hidden_state[:, 0],
+            "pooler": output.pooler_output,
+        }
+        for name, values in pooled.items():
+            if values is None:
+                continue
+            if name not in vectors:
+                vectors[name] = torch.empty(len(features), values.shape[-1])
+            vectors[name][indices] = values.float().cpu()
+    encoder.train(was_training)
+    if normalize:
+        vectors = {name: F.normalize(values, dim=-1) for name, values in vectors.items()}
+    return vectors
+
+
+def semantic_search(
+    queries: torch.Tensor, corpus: torch.Tensor, top_k: int = 5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The `top_k` corpus rows most similar to each query by cosine: (similarities, indices).
+
+    Both are [n_queries, top_k], best first. Rows need not be normalised beforehand.
+    """
+    if queries.shape[-1] != corpus.shape[-1]:
+        raise ValueError(
+            f"queries have {queries.shape[-1]} dimensions, the corpus {corpus.shape[-1]}: "
+            "embed both with the same model"
+        )
+    similarities = F.normalize(queries, dim=-1) @ F.normalize(corpus, dim=-1).T
+    return similarities.topk(min(top_k, corpus.shape[0]), dim=-1)
 
 
 # --------------------------------------------------------------------------- the task protocol
