@@ -475,7 +475,7 @@ def add_pretrain_command(commands) -> None:
     import argparse
     from dataclasses import fields
 
-    from bertlab.commands import add_model_running_flags, positive_number, probability, whole_number
+    from bertlab.flags import add_model_running_flags, positive_number, probability, whole_number
     from bertlab.pretraining import PretrainingSetup
 
     description = "pretrain a small BERT with MLM + NSP on a text corpus (notebook 09)"
@@ -560,7 +560,7 @@ def run_pretrain(args) -> dict:
     """Check the output folder, build the setup and the TrainingConfig from the flags, pretrain."""
     from dataclasses import fields
 
-    from bertlab.commands import check_output_folder, log
+    from bertlab.flags import check_output_folder, log
 
     args.model = None
     out = check_output_folder(args)

@@ -30,9 +30,12 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from functools import cache, cached_property
+from pathlib import Path
 from typing import Any, ClassVar
 
 from bertlab.exercises.compare import Tolerance, describe, difference
+from bertlab.exercises.errors import ExerciseDefinitionError, UnknownExerciseError
+from bertlab.exercises.questions import validate_quiz
 
 __all__ = [
     "Case",
@@ -65,17 +68,6 @@ class NotGiven:
 
 
 NOT_GIVEN = NotGiven()
-
-
-class UnknownExerciseError(LookupError):
-    """An exercise id or notebook that is not registered; the message lists the ones that are."""
-
-    def __str__(self) -> str:  # LookupError would quote the message
-        return str(self.args[0])
-
-
-class ExerciseDefinitionError(ValueError):
-    """A notebook module defines an exercise or a quiz the framework cannot check."""
 
 
 # --- the result a learner sees -------------------------------------------------------------
@@ -393,9 +385,7 @@ class NotebookExercises:
 
 def available_notebooks() -> list[str]:
     """Notebooks that have an exercise module ("01", ..., "08b"), found without importing them."""
-    import bertlab.exercises as package
-
-    names = (info.name for info in pkgutil.iter_modules(package.__path__))
+    names = (info.name for info in pkgutil.iter_modules([str(Path(__file__).parent)]))
     return sorted(
         name[2:] for name in names if name[:2] == "nb" and NOTEBOOK_PATTERN.match(name[2:])
     )
@@ -423,8 +413,7 @@ def load_notebook(notebook: str) -> NotebookExercises:
 
 
 def _validated(notebook: str, module) -> NotebookExercises:
-    from bertlab.exercises.quizzes import validate_quiz
-
+    """The module's exercises and quiz, checked before a learner sees them."""
     where = f"{module.__name__}.EXERCISES"
     registered: dict[str, Exercise] = {}
     for exercise in getattr(module, "EXERCISES", []):
