@@ -17,10 +17,9 @@ save. Everything else is a small named helper below it:
   saved random state, so a resumed run sees the very same batches;
 - `Checkpointer`: `output_dir/checkpoint/` with model, optimizer, schedule position and
   random states, written atomically, for exact resume;
-- `Distributed`: data-parallel training under `torchrun --nproc_per_node N` with no code
-  change: every process sees the same batches and trains on its own slice of each one
-  (DistributedDataParallel averages the gradients), so N processes follow the same
-  trajectory as one process on the same global batch;
+- `bertlab.distributed.Distributed`: data-parallel training under `torchrun
+  --nproc_per_node N` with no code change (N processes follow the same trajectory as one
+  process on the same global batch);
 - `Logger`: the `History` of losses and metrics, a progress bar on a terminal (plain
   periodic lines otherwise), and live curves in a notebook.
 
@@ -42,6 +41,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from bertlab.distributed import Distributed, uses_distributed_sampler
 from bertlab.optim import clip_grad_norm_, decay_parameter_groups, linear_warmup_decay
 from bertlab.runtime import Progress, get_rng_state, resolve_device, set_rng_state, set_seed
 
@@ -370,7 +370,7 @@ def epoch_batches(
 def _set_epoch(train_batches, epoch: int) -> None:
     if hasattr(train_batches, "set_epoch"):
         train_batches.set_epoch(epoch)
-    elif _uses_distributed_sampler(train_batches):
+    elif uses_distributed_sampler(train_batches):
         train_batches.sampler.set_epoch(epoch)
 
 
@@ -522,78 +522,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.seconds_before + (time.perf_counter() - self.start)
-
-
-# ----------------------------------------------------------------------------- distributed
-
-
-class Distributed:
-    """Data-parallel training under `torchrun`; with one process every method is a no-op."""
-
-    def __init__(self, device: torch.device, rank: int, world: int, split_batches: bool) -> None:
-        self.device, self.rank, self.world = device, rank, world
-        self.split_batches = split_batches
-        self.is_main = rank == 0
-        self.ddp_model: nn.Module | None = None
-
-    @classmethod
-    def join(cls, device: torch.device, train_batches) -> Distributed:
-        """Join the process group that `torchrun` describes in the environment."""
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        if world <= 1:
-            return cls(device, 0, 1, False)
-        import torch.distributed as dist
-
-        if not dist.is_initialized():
-            dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-        rank = dist.get_rank()
-        if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
-        split = not _uses_distributed_sampler(train_batches)
-        return cls(device, rank, dist.get_world_size(), split)
-
-    def wrap(self, model: nn.Module) -> nn.Module:
-        """The model to call in the loop: DistributedDataParallel when there are N processes."""
-        if self.world == 1:
-            return model
-        from torch.nn.parallel import DistributedDataParallel
-
-        device_ids = [self.device] if self.device.type == "cuda" else None
-        self.ddp_model = DistributedDataParallel(model, device_ids=device_ids)
-        return self.ddp_model
-
-    def my_slice(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """This process's contiguous share of a batch (tensors split along dimension 0)."""
-        if not self.split_batches:
-            return batch
-        return {
-            key: value.tensor_split(self.world)[self.rank]
-            if isinstance(value, torch.Tensor) and value.dim() > 0
-            else value
-            for key, value in batch.items()
-        }
-
-    def sync_gradients(self, micro: int, accumulation_steps: int):
-        """Average gradients across processes only on the micro-batch that ends a step."""
-        if self.ddp_model is None or micro % accumulation_steps == 0:
-            return nullcontext()
-        return self.ddp_model.no_sync()
-
-    def agree(self, reason: str) -> str:
-        """Every process stops at the same step: one process out of budget stops them all."""
-        if self.world == 1:
-            return reason
-        import torch.distributed as dist
-
-        flag = torch.tensor([1 if reason else 0], device=self.device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        return reason or ("another process ran out of budget" if flag.item() else "")
-
-
-def _uses_distributed_sampler(train_batches: Iterable) -> bool:
-    from torch.utils.data.distributed import DistributedSampler
-
-    return isinstance(getattr(train_batches, "sampler", None), DistributedSampler)
 
 
 # ----------------------------------------------------------------------------- checkpoints
