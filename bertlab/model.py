@@ -534,3 +534,32 @@ class BertModel(BertPreTrainedModel):
         if self.pooler is not None:
             output.pooler_output = self.pooler(output.last_hidden_state)
         return output
+
+
+class BertWithHead(BertPreTrainedModel):
+    """BERT with a task head on top: the encoder runs here once for every task model.
+
+    A subclass builds `self.bert` and its head in `__init__` and says in `head_output`
+    what the head makes of the encoder's output (`encoded`, a `BertModelOutput`) and of
+    the targets its loss needs (`labels`, `start_positions`, ...). `forward` takes
+    Hugging Face's arguments, so `model(**tokenizer(...), labels=y)` works as there.
+    """
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        **targets: Any,
+    ) -> ModelOutput:
+        encoded = self.bert(
+            input_ids, attention_mask, token_type_ids, position_ids, output_attentions,
+            output_hidden_states,
+        )  # fmt: skip
+        return self.head_output(encoded, **targets)
+
+    def head_output(self, encoded: BertModelOutput, **targets: Any) -> ModelOutput:
+        raise NotImplementedError(f"{type(self).__name__} must define head_output")

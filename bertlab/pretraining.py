@@ -28,7 +28,9 @@ from bertlab.model import (
     HIDDEN_ACT,
     BertConfig,
     BertModel,
+    BertModelOutput,
     BertPreTrainedModel,
+    BertWithHead,
     ModelOutput,
     check_positive,
 )
@@ -145,7 +147,7 @@ class _TiedDecoderMixin:
         return self.cls.predictions.decoder
 
 
-class BertForPreTraining(_TiedDecoderMixin, BertPreTrainedModel):
+class BertForPreTraining(_TiedDecoderMixin, BertWithHead):
     """BERT with both pretraining heads: masked language model + next-sentence prediction."""
 
     def __init__(self, config: BertConfig) -> None:
@@ -154,28 +156,15 @@ class BertForPreTraining(_TiedDecoderMixin, BertPreTrainedModel):
         self.cls = BertPreTrainingHeads(config)
         self.post_init()
 
-    def forward(
+    def head_output(
         self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
+        outputs: BertModelOutput,
         labels: torch.Tensor | None = None,
         next_sentence_label: torch.Tensor | None = None,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
         labelled_logits_only: bool = False,
     ) -> BertForPreTrainingOutput:
         """`labels`: token ids at the masked positions, -100 elsewhere; `next_sentence_label`:
         0 = IsNext, 1 = NotNext. The loss needs both (as in Hugging Face)."""
-        outputs = self.bert(
-            input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
         both = labels is not None and next_sentence_label is not None
         prediction_logits, mlm_loss = masked_lm_logits(
             self.cls.predictions,
@@ -199,7 +188,7 @@ class BertForPreTraining(_TiedDecoderMixin, BertPreTrainedModel):
         )
 
 
-class BertForMaskedLM(_TiedDecoderMixin, BertPreTrainedModel):
+class BertForMaskedLM(_TiedDecoderMixin, BertWithHead):
     """BERT with the masked-language-model head only (no pooler, no NSP): fill in the blanks."""
 
     def __init__(self, config: BertConfig) -> None:
@@ -208,25 +197,12 @@ class BertForMaskedLM(_TiedDecoderMixin, BertPreTrainedModel):
         self.cls = BertOnlyMLMHead(config)
         self.post_init()
 
-    def forward(
+    def head_output(
         self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
+        outputs: BertModelOutput,
         labels: torch.Tensor | None = None,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
         labelled_logits_only: bool = False,
     ) -> MaskedLMOutput:
-        outputs = self.bert(
-            input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
         logits, loss = masked_lm_logits(
             self.cls.predictions, outputs.last_hidden_state, labels, labelled_logits_only
         )

@@ -30,7 +30,14 @@ from bertlab.batching import sorted_batches
 from bertlab.data.classification import ClassificationDataset, load_classification_data
 from bertlab.metrics import as_percent
 from bertlab.metrics.classification import classification_report
-from bertlab.model import BertConfig, BertModel, BertPreTrainedModel, ModelOutput, check_positive
+from bertlab.model import (
+    BertConfig,
+    BertModel,
+    BertModelOutput,
+    BertWithHead,
+    ModelOutput,
+    check_positive,
+)
 
 MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")
 HEAD_PARAMETERS = ("bert.pooler", "classifier")
@@ -55,7 +62,7 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
     return F.cross_entropy(logits, labels)
 
 
-class BertForSequenceClassification(BertPreTrainedModel):
+class BertForSequenceClassification(BertWithHead):
     """BERT with a classifier on the pooled `[CLS]` vector (Hugging Face's layout and names)."""
 
     def __init__(self, config: BertConfig) -> None:
@@ -67,24 +74,10 @@ class BertForSequenceClassification(BertPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
+    def head_output(
+        self, outputs: BertModelOutput, labels: torch.Tensor | None = None
     ) -> SequenceClassifierOutput:
-        outputs = self.bert(
-            input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
+        """The pooled `[CLS]` vector -> dropout -> classifier; cross-entropy with `labels` [batch]."""
         logits = self.classifier(self.dropout(outputs.pooler_output))
         loss = classification_loss(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss, logits, outputs.hidden_states, outputs.attentions)

@@ -29,7 +29,7 @@ from bertlab.batching import sorted_batches
 from bertlab.data.conll import Sentence, label_list, load_ner_data
 from bertlab.metrics import as_percent
 from bertlab.metrics.entities import entity_scores, get_entities
-from bertlab.model import BertModel, BertPreTrainedModel, ModelOutput, check_positive
+from bertlab.model import BertModel, BertModelOutput, BertWithHead, ModelOutput, check_positive
 
 HEAD_PARAMETERS = ("classifier",)
 """Name prefixes of the head's parameters (`finetune(head_lr_multiplier=...)` speeds them up)."""
@@ -48,7 +48,7 @@ class TokenClassifierOutput(ModelOutput):
     attentions: tuple[torch.Tensor, ...] | None = None
 
 
-class BertForTokenClassification(BertPreTrainedModel):
+class BertForTokenClassification(BertWithHead):
     """BERT + dropout + a linear `classifier` on every token (Hugging Face's names and loss)."""
 
     def __init__(self, config) -> None:
@@ -60,25 +60,10 @@ class BertForTokenClassification(BertPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
+    def head_output(
+        self, outputs: BertModelOutput, labels: torch.Tensor | None = None
     ) -> TokenClassifierOutput:
         """`labels` [batch, seq] holds label ids, -100 where no loss is wanted."""
-        outputs = self.bert(
-            input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
         logits = self.classifier(self.dropout(outputs.last_hidden_state))
         loss = None
         if labels is not None:

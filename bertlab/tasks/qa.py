@@ -29,7 +29,7 @@ from torch import nn
 from bertlab.batching import sorted_batches
 from bertlab.data.squad import SquadExample, gold_answers, load_qa_data
 from bertlab.metrics.squad import squad_scores
-from bertlab.model import BertModel, BertPreTrainedModel, ModelOutput, check_positive
+from bertlab.model import BertModel, BertModelOutput, BertWithHead, ModelOutput, check_positive
 
 HEAD_PARAMETERS = ("qa_outputs",)
 """Name prefixes of the head's parameters (`finetune(head_lr_multiplier=...)` speeds them up)."""
@@ -53,7 +53,7 @@ class QuestionAnsweringOutput(ModelOutput):
     attentions: tuple[torch.Tensor, ...] | None = None
 
 
-class BertForQuestionAnswering(BertPreTrainedModel):
+class BertForQuestionAnswering(BertWithHead):
     """BERT + one linear layer giving every token a start score and an end score."""
 
     def __init__(self, config) -> None:
@@ -62,29 +62,16 @@ class BertForQuestionAnswering(BertPreTrainedModel):
         self.qa_outputs = nn.Linear(config.hidden_size, 2)
         self.post_init()
 
-    def forward(
+    def head_output(
         self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
+        encoded: BertModelOutput,
         start_positions: torch.Tensor | None = None,
         end_positions: torch.Tensor | None = None,
-        output_attentions: bool = False,
-        output_hidden_states: bool = False,
     ) -> QuestionAnsweringOutput:
         """Logits [batch, seq] each; with positions, the mean of the start and end cross-entropies.
 
         Positions outside the sequence are clamped to `seq` and ignored, as in Hugging Face.
         """
-        encoded = self.bert(
-            input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
         start_logits, end_logits = self.qa_outputs(encoded.last_hidden_state).unbind(dim=-1)
         loss = None
         if start_positions is not None and end_positions is not None:
