@@ -267,11 +267,15 @@ HIDDEN_ACT = {
 
 
 class BertSelfOutput(nn.Module):
-    """Project the heads back (dense), dropout, then the residual sum and LayerNorm (post-LN)."""
+    """Project back to the hidden size (dense), dropout, then add the residual and LayerNorm.
 
-    def __init__(self, config: BertConfig) -> None:
+    "Add & norm" (post-LN): it ends both halves of a block, after attention (here, where the
+    heads are projected back) and after the feed-forward network (`BertOutput`).
+    """
+
+    def __init__(self, config: BertConfig, in_features: int | None = None) -> None:
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = nn.Linear(in_features or config.hidden_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
@@ -314,17 +318,11 @@ class BertIntermediate(nn.Module):
         return self.activation(self.dense(hidden_states))
 
 
-class BertOutput(nn.Module):
-    """The second half: W2·h + b2 back to hidden size, dropout, residual, LayerNorm."""
+class BertOutput(BertSelfOutput):
+    """The second half of the FFN: W2·h + b2 from the intermediate size back, then add & norm."""
 
     def __init__(self, config: BertConfig) -> None:
-        super().__init__()
-        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
-        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(self, hidden_states: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.dropout(self.dense(hidden_states)) + residual)
+        super().__init__(config, in_features=config.intermediate_size)
 
 
 class BertLayer(nn.Module):
