@@ -36,8 +36,25 @@ def padding_mask_to_additive(attention_mask: torch.Tensor, dtype: torch.dtype) -
         raise ValueError(
             f"attention_mask must have shape [batch, seq], got {tuple(attention_mask.shape)}"
         )
-    keep = attention_mask[:, None, None, :].to(dtype)
-    return (1.0 - keep) * torch.finfo(dtype).min
+    padded = attention_mask[:, None, None, :] == 0
+    bias = torch.zeros(padded.shape, dtype=dtype, device=attention_mask.device)
+    return bias.masked_fill(padded, torch.finfo(dtype).min)  # +0, not (1 - 1) x min = -0
+
+
+def causal_mask_to_additive(
+    seq_len: int, dtype: torch.dtype, device: torch.device | str | None = None
+) -> torch.Tensor:
+    """GPT's causal mask as an additive bias [1, 1, seq, seq]: query i sees keys j <= i only.
+
+    BERT never uses it (every token sees every token, notebook 08); notebook 06 builds
+    it to show what a left-to-right model cannot see. Same convention as
+    ``padding_mask_to_additive``: 0 where allowed, ``torch.finfo(dtype).min`` where not.
+    """
+    if seq_len < 1:
+        raise ValueError(f"seq_len must be at least 1, got {seq_len}")
+    later = torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).triu(diagonal=1)
+    bias = torch.zeros(seq_len, seq_len, dtype=dtype, device=device)
+    return bias.masked_fill(later, torch.finfo(dtype).min)[None, None]
 
 
 def scaled_dot_product_attention(

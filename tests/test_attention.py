@@ -11,6 +11,7 @@ from torch import nn
 
 from bertlab.attention import (
     BertSelfAttention,
+    causal_mask_to_additive,
     fused_attention,
     padding_mask_to_additive,
     scaled_dot_product_attention,
@@ -58,6 +59,25 @@ def test_padded_keys_get_zero_weight():
     bias = padding_mask_to_additive(mask, torch.float32)
     assert bias.shape == (2, 1, 1, 6)
     assert bias[1, 0, 0, 5] == torch.finfo(torch.float32).min and bias[1, 0, 0, 0] == 0
+    assert not torch.signbit(bias[1, 0, 0, 0])  # +0, not -0 (it printed as "-0" in notebook 06)
+    assert padding_mask_to_additive(mask.bool(), torch.bfloat16).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("seq", [1, 2, 7, 33])
+def test_causal_mask_equals_torch_is_causal(seq):
+    q, k, v = random_qkv(2, 3, seq, 8, seed=seq)
+    bias = causal_mask_to_additive(seq, q.dtype)
+    assert bias.shape == (1, 1, seq, seq)
+    expected = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    explicit, weights = scaled_dot_product_attention(q, k, v, bias)
+    torch.testing.assert_close(explicit, expected, atol=1e-6, rtol=0)
+    assert (weights.triu(diagonal=1) == 0).all()  # no query sees a later key
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 3, seq), atol=1e-6, rtol=0)
+
+
+def test_causal_mask_bad_length():
+    with pytest.raises(ValueError, match="seq_len must be at least 1"):
+        causal_mask_to_additive(0, torch.float32)
 
 
 @pytest.mark.parametrize("implementation", ["explicit", "fused"])

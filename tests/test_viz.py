@@ -5,6 +5,7 @@ The rendered pages themselves are checked in a real browser in tests/test_browse
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from types import SimpleNamespace
@@ -467,3 +468,80 @@ def test_explorer_follows_the_controls(bertlab_model, bertlab_tokenizer):
     shown = bytes(explorer.image.value)
     explorer.text.value = "   "
     assert "non-empty" in explorer.message.value and bytes(explorer.image.value) == shown
+
+
+def test_explorer_picture_is_sharp_and_fits_one_screen(bertlab_model, bertlab_tokenizer):
+    """Drawn at twice its on-screen size, never taller than MAX_SIDE_PIXELS, boxes wide."""
+    from PIL import Image
+
+    from bertlab.viz.explorer import MAX_SIDE_PIXELS, SHARPNESS, attention_explorer
+
+    long_text = " ".join(["the quick brown fox jumps over the lazy dog ."] * 6)  # 62 tokens
+    for text in (TEXT_A, long_text):
+        explorer = attention_explorer(bertlab_model, bertlab_tokenizer, text)
+        shown_width = int(explorer.image.layout.width.removesuffix("px"))
+        shown_height = int(explorer.image.layout.height.removesuffix("px"))
+        assert shown_height <= MAX_SIDE_PIXELS
+        with Image.open(io.BytesIO(bytes(explorer.image.value))) as picture:
+            width, height = picture.size
+        assert abs(width - SHARPNESS * shown_width) <= 2
+        assert abs(height - SHARPNESS * shown_height) <= 2
+    assert explorer.text.layout.width == "95%" and explorer.text_pair.layout.width == "95%"
+
+
+def test_attention_pictures_have_colour_bars(pair_attention):
+    import matplotlib.pyplot as plt
+
+    from bertlab.viz import plot_attention, plot_head_grid, plot_head_scores
+
+    attentions, tokens, _ = pair_attention
+    ax = plot_attention(attentions[0][0, 0].numpy(), tokens)
+    assert len(ax.figure.axes) == 2 and ax.figure.axes[1].get_ylabel() == "attention weight"
+    figure = plot_head_grid(attentions, tokens, layer=0)
+    assert any(a.get_ylabel() == "attention weight" for a in figure.axes)
+    ax = plot_head_scores(np.zeros((2, 3)), "zeros", vmax=1.0)
+    assert len(ax.figure.axes) == 2
+    ax = plot_attention(attentions[0][0, 0].numpy(), tokens, colorbar=False)
+    assert len(ax.figure.axes) == 1
+    plt.close("all")
+
+
+def test_model_view_scales_to_the_width_of_its_output(pair_attention):
+    """bertviz draws 970 pixels wide; the view must shrink to a narrower output, not crop."""
+    attentions, tokens, _ = pair_attention
+    view = model_view(attentions, tokens, html_action="return")
+    assert '.attr("viewBox", "0 0 " + DIV_WIDTH + " " + config.divHeight)' in view.data
+    assert '.attr("width", "100%")' in view.data
+
+
+def test_diagrams_draw_their_parts():
+    import matplotlib.pyplot as plt
+
+    from bertlab.model import BertConfig
+    from bertlab.viz import diagrams
+
+    def texts(figure):
+        return [t.get_text() for ax in figure.axes for t in ax.texts] + [
+            t.get_text() for t in figure.texts
+        ]
+
+    block = texts(diagrams.draw_encoder_block())
+    assert block.count("LayerNorm") == 2 and block.count("+") == 2  # post-LN: two sums, two norms
+    assert "GELU" in block and "multi-head\nself-attention" in block
+    attention = texts(diagrams.draw_attention_block())
+    assert "softmax over the keys" in attention and r"scale: $\div\sqrt{d_k}$" in attention
+    tokens = ["[CLS]", "my", "dog", "[SEP]", "it", "barks", "[SEP]"]
+    bert_input = texts(diagrams.draw_bert_input(tokens, [0, 0, 0, 0, 1, 1, 1]))
+    assert bert_input.count("$E_A$") == 4 and bert_input.count("$E_B$") == 3
+    assert all(token in bert_input for token in tokens) and "$E_{6}$" in bert_input
+    with pytest.raises(ValueError, match="7 tokens but 6 segment ids"):
+        diagrams.draw_bert_input(tokens, [0] * 6)
+    whole = texts(diagrams.draw_bert_model(BertConfig()))
+    assert "× 12" in whole and any("30,522" in t for t in whole)
+    family = diagrams.draw_model_family(n_tokens=4)
+    assert len(family.axes) == 3 and "ELMo" in family.axes[0].get_title()
+    # GPT's panel draws only left-to-right edges; BERT's both directions (red = from the right).
+    gpt_colours = {line.get_color() for line in family.axes[1].lines}
+    bert_colours = {line.get_color() for line in family.axes[2].lines}
+    assert "tab:red" not in gpt_colours and "tab:red" in bert_colours
+    plt.close("all")

@@ -5,6 +5,9 @@ views offline; `show_attention` runs a model on a text first; `plot_attention`,
 `plot_head_grid`, `plot_attention_thumbnails` and `plot_head_scores` are static
 matplotlib pictures; `attention_explorer` is the ipywidgets explorer; the
 `head_roles` module scores what heads do over many sentences.
+
+Diagrams drawn with code (notebooks 06-08): `draw_attention_block`,
+`draw_bert_input`, `draw_encoder_block`, `draw_bert_model`, `draw_model_family`.
 """
 
 from bertlab.viz.attention_views import (
@@ -14,6 +17,13 @@ from bertlab.viz.attention_views import (
     head_view,
     model_view,
     show_attention,
+)
+from bertlab.viz.diagrams import (
+    draw_attention_block,
+    draw_bert_input,
+    draw_bert_model,
+    draw_encoder_block,
+    draw_model_family,
 )
 from bertlab.viz.explorer import AttentionExplorer, attention_explorer
 from bertlab.viz.heatmaps import (
@@ -29,6 +39,11 @@ __all__ = [
     "attention_array",
     "attention_explorer",
     "compute_attention",
+    "draw_attention_block",
+    "draw_bert_input",
+    "draw_bert_model",
+    "draw_encoder_block",
+    "draw_model_family",
     "head_view",
     "model_view",
     "plot_attention",

@@ -238,6 +238,17 @@ def _bertviz_script(name: str, root_id: str) -> str:
         ),
         (r"\}\);\s*$", "};"),
     ]
+    if name == "model_view":
+        # bertviz draws the model view 970 pixels wide, wider than a JupyterLab output
+        # (the last head columns were cut off): scale the drawing to the output's width.
+        edits.append(
+            (
+                r'\.attr\("width", DIV_WIDTH\)\s*\.attr\("height", config\.divHeight\)',
+                '.attr("viewBox", "0 0 " + DIV_WIDTH + " " + config.divHeight)'
+                '.attr("width", "100%").style("max-width", DIV_WIDTH + "px")'
+                '.style("height", "auto")',
+            )
+        )
     for pattern, replacement in edits:
         source, count = re.subn(pattern, replacement, source, count=1, flags=re.S)
         if count != 1:

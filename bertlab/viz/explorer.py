@@ -3,7 +3,10 @@
 Notebook 08b opens it on the MiniLM weights (notebook 08 on its own encoder).
 The picture is a matplotlib heatmap sent to an `Image` widget, so the explorer
 needs no JavaScript beyond ipywidgets itself and works in JupyterLab,
-Notebook 7 and VS Code alike.
+Notebook 7 and VS Code alike. The picture is drawn at twice the pixels it is
+shown with (sharp on high-density screens, never stretched) and at most
+`MAX_SIDE_PIXELS` high, so the text boxes, the picture and its column labels fit
+on a 1000-pixel-high screen together.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ from bertlab.viz.attention_views import compute_attention
 from bertlab.viz.heatmaps import plot_attention
 
 MEAN_OF_HEADS = "mean of heads"
+SCREEN_DPI = 80  # screen pixels per inch of figure
+SHARPNESS = 2  # image pixels per screen pixel
+MAX_SIDE_PIXELS = 560  # the picture's height on screen, at most
+TEXT_LAYOUT = {"width": "95%", "max_width": "60em"}  # room for a whole sentence
 
 
 class AttentionExplorer:
@@ -29,12 +36,18 @@ class AttentionExplorer:
     def __init__(self, model, tokenizer, text: str, text_pair: str | None = None):
         self.model = model
         self.tokenizer = tokenizer
-        self.text = widgets.Text(value=text, description="text", continuous_update=False)
+        self.text = widgets.Text(
+            value=text,
+            description="text",
+            continuous_update=False,
+            layout=widgets.Layout(**TEXT_LAYOUT),
+        )
         self.text_pair = widgets.Text(
             value=text_pair or "",
             description="pair",
             placeholder="optional second sentence",
             continuous_update=False,
+            layout=widgets.Layout(**TEXT_LAYOUT),
         )
         self.layer = widgets.Dropdown(description="layer")
         self.head = widgets.Dropdown(description="head")
@@ -91,15 +104,26 @@ class AttentionExplorer:
             return layer.mean(dim=0).numpy()
         return layer[self.head.value].numpy()
 
+    def figure_size(self) -> tuple[float, float]:
+        """(width, height) in inches: grows with the tokens, capped to fit one screen."""
+        height = min(MAX_SIDE_PIXELS / SCREEN_DPI, max(4.0, 0.26 * len(self.tokens) + 2.2))
+        return height + 1.0, height  # + room for the colour bar
+
     def _draw(self) -> None:
-        figure = Figure(figsize=(max(3.5, 0.28 * len(self.tokens) + 1.8),) * 2)
+        width, height = self.figure_size()
+        figure = Figure(figsize=(width, height))
         ax = figure.add_subplot()
         title = f"layer {self.layer.value}, head {self.head.value}"
-        plot_attention(self.selected_matrix(), self.tokens, ax=ax, title=title)
+        n = len(self.tokens)
+        fontsize = 9 if n <= 20 else 8 if n <= 32 else 6
+        plot_attention(self.selected_matrix(), self.tokens, ax=ax, title=title, fontsize=fontsize)
         figure.tight_layout()
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=80)
+        figure.savefig(buffer, format="png", dpi=SCREEN_DPI * SHARPNESS)
         self.image.value = buffer.getvalue()
+        # Shown at its own size (never stretched to the output's width).
+        self.image.layout.width = f"{round(width * SCREEN_DPI)}px"
+        self.image.layout.height = f"{round(height * SCREEN_DPI)}px"
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

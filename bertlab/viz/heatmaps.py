@@ -24,8 +24,14 @@ def plot_attention(
     title: str | None = None,
     key_tokens: Sequence[str] | None = None,
     cmap: str = "viridis",
+    colorbar: bool = True,
+    fontsize: float = 8,
 ):
-    """One head's `[n, n]` attention as a heatmap with token labels; returns the axes."""
+    """One head's `[n, n]` attention as a heatmap with token labels; returns the axes.
+
+    The colour scale is fixed to 0..1 (every row is a probability distribution),
+    so two heads' pictures compare directly; the colour bar says so.
+    """
     matrix = np.asarray(matrix, dtype=np.float32)
     if matrix.ndim != 2:
         raise ValueError(f"plot_attention needs one [n, n] matrix, got shape {matrix.shape}")
@@ -38,13 +44,15 @@ def plot_attention(
     if ax is None:
         size = max(3.0, 0.3 * len(tokens) + 1.5)
         _, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(matrix, cmap=cmap, vmin=0.0, vmax=1.0)
-    ax.set_xticks(range(len(key_tokens)), key_tokens, rotation=90, fontsize=8)
-    ax.set_yticks(range(len(tokens)), tokens, fontsize=8)
-    ax.set_xlabel("attended to")
-    ax.set_ylabel("attending")
+    image = ax.imshow(matrix, cmap=cmap, vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(len(key_tokens)), key_tokens, rotation=90, fontsize=fontsize)
+    ax.set_yticks(range(len(tokens)), tokens, fontsize=fontsize)
+    ax.set_xlabel("attended to (key)")
+    ax.set_ylabel("attending (query)")
     if title:
         ax.set_title(title, fontsize=10)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.03, label="attention weight")
     return ax
 
 
@@ -64,10 +72,11 @@ def plot_head_grid(attention: Any, tokens: Sequence[str], layer: int, columns: i
         if head >= n_heads:
             ax.axis("off")
             continue
-        ax.imshow(weights[layer, head], cmap="viridis", vmin=0.0, vmax=1.0)
+        image = ax.imshow(weights[layer, head], cmap="viridis", vmin=0.0, vmax=1.0)
         ax.set_title(f"layer {layer}, head {head}", fontsize=9)
         ax.set_xticks(range(n), tokens, rotation=90, fontsize=6)
         ax.set_yticks(range(n), tokens, fontsize=6)
+    figure.colorbar(image, ax=axes, shrink=0.6, label="attention weight")
     figure.suptitle(f"All {n_heads} heads of layer {layer} (row attends to column)")
     return figure
 
@@ -86,13 +95,14 @@ def plot_attention_thumbnails(attention: Any, cell: float = 0.9):
     for layer in range(n_layers):
         for head in range(n_heads):
             ax = axes[layer, head]
-            ax.imshow(weights[layer, head], cmap="viridis", vmin=0.0, vmax=1.0)
+            image = ax.imshow(weights[layer, head], cmap="viridis", vmin=0.0, vmax=1.0)
             ax.set_xticks([])
             ax.set_yticks([])
             if layer == 0:
                 ax.set_title(str(head), fontsize=8)
             if head == 0:
                 ax.set_ylabel(str(layer), fontsize=8, rotation=0, labelpad=8)
+    figure.colorbar(image, ax=axes, shrink=0.5, label="attention weight")
     figure.suptitle("Every head (columns) of every layer (rows)", fontsize=10)
     return figure
 
@@ -105,6 +115,7 @@ def plot_head_scores(
     fmt: str = "{:.2f}",
     vmin: float | None = 0.0,
     vmax: float | None = None,
+    colorbar: bool = True,
 ):
     """A `[layers, heads]` table of one score per head, coloured and annotated; returns the axes."""
     scores = np.asarray(scores, dtype=np.float64)
@@ -132,4 +143,6 @@ def plot_head_scores(
     ax.set_xlabel("head")
     ax.set_ylabel("layer")
     ax.set_title(title, fontsize=10)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
     return ax
