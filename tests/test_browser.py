@@ -7,6 +7,7 @@ to artifacts/screenshots/ (git-ignored) so a person can look at what rendered.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -275,8 +276,9 @@ show_attention(model, tokenizer, "The cat sat on the mat.", "It purred.", view="
 """
 
 
-def test_views_render_in_jupyterlab(browser, tmp_path):
-    """A notebook run in JupyterLab (which has no require.js): three views in one cell all draw."""
+@contextlib.contextmanager
+def jupyterlab_notebook(tmp_path: Path, code: str):
+    """Start JupyterLab on 127.0.0.1 with a one-cell notebook; yield (base url, notebook url)."""
     import socket
     import subprocess
     import sys
@@ -287,7 +289,7 @@ def test_views_render_in_jupyterlab(browser, tmp_path):
     from nbformat.v4 import new_code_cell, new_notebook
 
     notebook = new_notebook(
-        cells=[new_code_cell(LAB_NOTEBOOK_CODE)],
+        cells=[new_code_cell(code)],
         metadata={
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
         },
@@ -329,13 +331,28 @@ def test_views_render_in_jupyterlab(browser, tmp_path):
             except OSError:
                 assert time.monotonic() < deadline, "jupyter lab did not start within 2 minutes"
                 time.sleep(0.2)
+        yield base, base + "/lab/tree/views.ipynb"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
+
+def run_the_cell(page, notebook_url: str) -> None:
+    page.goto(notebook_url)
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+    page.locator(".jp-Cell .cm-content").first.click()
+    page.keyboard.press("Shift+Enter")
+
+
+def test_views_render_in_jupyterlab(browser, tmp_path):
+    """A notebook run in JupyterLab (which has no require.js): three views in one cell all draw."""
+    with jupyterlab_notebook(tmp_path, LAB_NOTEBOOK_CODE) as (base, notebook_url):
         offline = OfflinePage(browser, allowed=(base, "ws://127.0.0.1", "blob:"))
         page = offline.page
-        page.goto(base + "/lab/tree/views.ipynb")
-        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
-        page.locator(".jp-Cell .cm-content").first.click()
-        page.keyboard.press("Shift+Enter")
+        run_the_cell(page, notebook_url)
         page.wait_for_function(
             "() => document.querySelectorAll('.bertlab-attention-view[data-rendered]').length === 3",
             timeout=90_000,
@@ -349,13 +366,96 @@ def test_views_render_in_jupyterlab(browser, tmp_path):
         check_model_view(views.nth(2), pair_tokens, 6, 12)
         offline.screenshot("jupyterlab_three_views.png")
         offline.screenshot("jupyterlab_model_view.png", views.nth(2))
+        assert_all_head_columns_visible(views.nth(2), 12)
         assert offline.page_errors == []
         assert offline.remote_requests == []
         assert not [e for e in offline.console_errors if "bertlab" in e or "attention" in e]
         offline.close()
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+
+
+def assert_all_head_columns_visible(view, n_heads: int) -> None:
+    """Every head label of a model view lies inside the visible width of its output."""
+    box = view.bounding_box()
+    labels = view.locator("svg text").all()[1 : n_heads + 1]
+    assert [label.text_content() for label in labels] == [str(h) for h in range(n_heads)]
+    right_edges = [label.bounding_box()["x"] + label.bounding_box()["width"] for label in labels]
+    assert max(right_edges) <= box["x"] + box["width"] + 0.5, (right_edges, box)
+
+
+def test_model_view_shrinks_to_a_narrow_page(browser, pair, tmp_path):
+    """bertviz draws 970 px wide: in a 700-px page all 12 head columns must still show."""
+    from bertlab.viz import model_view
+
+    attentions, tokens, sentence_b_start = pair
+    path = model_view(
+        attentions, tokens, sentence_b_start, html_action="save", path=tmp_path / "model.html"
+    )
+    offline = OfflinePage(browser)
+    offline.page.set_viewport_size({"width": 700, "height": 900})
+    page = offline.open(path)
+    view = page.locator(".bertlab-attention-view")
+    svg_box = view.locator("svg").first.bounding_box()
+    assert svg_box["width"] <= 700 and svg_box["height"] < 700  # scaled, aspect kept
+    assert_all_head_columns_visible(view, len(attentions[0][0]))
+    page.locator("#attn_background_5_11").click(force=True)  # the last head still answers
+    assert "Layer 5, Head 11" in svg_texts(view)
+    offline.screenshot("model_view_700px.png")
+    assert offline.page_errors == [] and offline.console_errors == []
+    offline.close()
+
+
+EXPLORER_CODE = """\
+from bertlab.hub import minilm_dir
+from bertlab.model import BertModel
+from bertlab.tokenization import BertTokenizer
+from bertlab.viz import attention_explorer
+
+model = BertModel.from_pretrained(minilm_dir(), attn_implementation="explicit")
+tokenizer = BertTokenizer.from_pretrained(minilm_dir())
+attention_explorer(model, tokenizer, "The cat sat on the mat because it was warm.")
+"""
+
+
+def test_attention_explorer_is_sharp_and_fits_a_screen_in_jupyterlab(browser, tmp_path):
+    """Notebook 06's explorer: picture at its own size (never stretched, twice the pixels),
+    text boxes wide enough for a sentence, everything inside a 1000-pixel-high window."""
+    with jupyterlab_notebook(tmp_path, EXPLORER_CODE) as (base, notebook_url):
+        offline = OfflinePage(browser, allowed=(base, "ws://127.0.0.1", "blob:"))
+        page = offline.page
+        page.set_viewport_size({"width": 1280, "height": 1000})
+        run_the_cell(page, notebook_url)
+        picture = page.locator(".jp-OutputArea-output .widget-image")
+        picture.wait_for(timeout=90_000)
+        page.wait_for_function(
+            "() => { const i = document.querySelector('.jp-OutputArea-output .widget-image');"
+            " return i && i.complete && i.naturalWidth > 0; }",
+            timeout=90_000,
+        )
+
+        def measure():
+            return picture.evaluate(
+                "i => [i.naturalWidth, i.naturalHeight, i.getBoundingClientRect().width,"
+                " i.getBoundingClientRect().height]"
+            )
+
+        natural_width, natural_height, width, height = measure()
+        assert abs(natural_width - 2 * width) <= 2 and abs(natural_height - 2 * height) <= 2
+        explorer = page.locator(".jp-OutputArea-output .widget-vbox").first
+        explorer.scroll_into_view_if_needed()
+        assert explorer.bounding_box()["height"] < 1000 - 100  # room for the notebook's toolbar
+        text_box = explorer.locator("input[type=text]").first
+        assert text_box.bounding_box()["width"] >= 600
+        long_sentence = "The keys to the old wooden cabinet in the hall are on the kitchen table."
+        text_box.fill(long_sentence)
+        text_box.press("Enter")
+        page.wait_for_function(
+            f"() => document.querySelector('.jp-OutputArea-output .widget-image')"
+            f".naturalWidth !== {natural_width}",
+            timeout=60_000,
+        )
+        natural_width, natural_height, width, height = measure()
+        assert abs(natural_width - 2 * width) <= 2 and height <= 560
+        assert explorer.bounding_box()["height"] < 1000 - 100
+        offline.screenshot("jupyterlab_attention_explorer.png", explorer)
+        assert offline.page_errors == [] and offline.remote_requests == []
+        offline.close()
