@@ -21,7 +21,11 @@ from collections.abc import Callable
 
 from bertlab import __version__
 
-EXTRA_COMMANDS: dict[str, str] = {}
+EXTRA_COMMANDS: dict[str, str] = {
+    "export": "bertlab.serving.export",
+    "serve": "bertlab.serving.server",
+    "quantize": "bertlab.efficiency.cli",
+}
 """More commands: name -> the module whose `add_command(subparsers)` adds it. Each command's
 parser sets `run`, a function of the parsed arguments that returns the JSON to print."""
 
