@@ -1,28 +1,40 @@
 """Forward throughput: bertlab's BertModel vs transformers.BertModel on the same MiniLM weights.
 
 Batch 32 x 128 real tokens (AG News articles), fp32, CPU, one process, torch.inference_mode.
-The four models run interleaved, round after round, so noise on a shared machine hits all
-alike; the table shows medians and the ratios (transformers time / bertlab time, so > 1
-means bertlab is faster):
+The four models run interleaved, round after round (`harness.interleaved_rounds`), so noise
+hits all alike; the table shows median rates and, round by round, the ratio of each
+bertlab path to its transformers counterpart (> 1 means bertlab is faster):
 
 - bertlab "fused"    vs transformers "sdpa"  (target >= 1.0)
 - bertlab "explicit" vs transformers "eager" (target >= 0.9)
 
-Run: `BERTLAB_DATA=../shared/data HF_HUB_OFFLINE=1 python benchmarks/bench_encoder.py`.
+The largest difference between the outputs of each pair is printed too.
+
+Run it alone on the machine (benchmarks/README.md):
+`BERTLAB_DATA=../shared/data HF_HUB_OFFLINE=1 python benchmarks/bench_encoder.py`.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import statistics
-import time
 
 import torch
 import transformers
+from harness import (
+    interleaved_rounds,
+    machine_line,
+    median_ratio,
+    quiet_transformers,
+    throughput_table,
+)
 
 from bertlab.hub import find_dataset_file, minilm_dir
 from bertlab.model import BertModel
+
+PAIRS = {"bertlab fused": "transformers sdpa", "bertlab explicit": "transformers eager"}
+"""Each bertlab attention path and the transformers path it is compared with."""
+TARGETS = {"bertlab fused": 1.0, "bertlab explicit": 0.9}
 
 
 def real_batch(batch_size: int, seq_len: int) -> dict[str, torch.Tensor]:
@@ -41,14 +53,7 @@ def real_batch(batch_size: int, seq_len: int) -> dict[str, torch.Tensor]:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seq-len", type=int, default=128)
-    args = parser.parse_args()
-
-    batch = real_batch(args.batch_size, args.seq_len)
+def load_models() -> dict[str, torch.nn.Module]:
     folder = minilm_dir()
     models = {
         "bertlab fused": BertModel.from_pretrained(folder, attn_implementation="fused"),
@@ -60,43 +65,46 @@ def main() -> None:
             folder, attn_implementation="eager"
         ),
     }
-    for model in models.values():
-        model.eval()
+    return {name: model.eval() for name, model in models.items()}
 
-    outputs, times = {}, {name: [] for name in models}
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seq-len", type=int, default=128)
+    args = parser.parse_args()
+
+    quiet_transformers()
+    print(machine_line())
+    batch = real_batch(args.batch_size, args.seq_len)
+    models = load_models()
+
+    def forward(model):
+        def run(_round_index: int) -> int:
+            model(**batch)
+            return args.batch_size
+
+        return run
+
     with torch.inference_mode():
-        for name, model in models.items():  # warm-up, and the outputs for the parity check
-            outputs[name] = model(**batch).last_hidden_state
-        for _ in range(args.rounds):
-            for name, model in models.items():
-                start = time.perf_counter()
-                model(**batch)
-                times[name].append(time.perf_counter() - start)
+        outputs = {name: model(**batch).last_hidden_state for name, model in models.items()}
+        runners = {name: forward(model) for name, model in models.items()}
+        timings = interleaved_rounds(runners, args.rounds, unit="sequences")
 
-    parity = {
-        "fused vs sdpa": outputs["bertlab fused"] - outputs["transformers sdpa"],
-        "explicit vs eager": outputs["bertlab explicit"] - outputs["transformers eager"],
-        "fused vs eager": outputs["bertlab fused"] - outputs["transformers eager"],
-    }
     tokens = int(batch["attention_mask"].sum())
     print(
-        f"batch {args.batch_size} x {args.seq_len} ({tokens} real tokens), fp32, "
-        f"{torch.get_num_threads()} threads, {args.rounds} interleaved rounds\n"
+        f"\nbatch {args.batch_size} x {args.seq_len} ({tokens} real tokens), fp32, "
+        f"{args.rounds} interleaved rounds\n"
     )
-    print("| model | median forward (ms) | sequences/s |\n|---|---|---|")
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    for name, seconds in medians.items():
-        print(f"| {name} | {1000 * seconds:.1f} | {args.batch_size / seconds:.1f} |")
-    fused_ratio = medians["transformers sdpa"] / medians["bertlab fused"]
-    explicit_ratio = medians["transformers eager"] / medians["bertlab explicit"]
-    print(
-        f"\nspeed ratio bertlab fused / transformers sdpa:     {fused_ratio:.3f}x (target >= 1.0)"
-    )
-    print(
-        f"speed ratio bertlab explicit / transformers eager: {explicit_ratio:.3f}x (target >= 0.9)"
-    )
-    for name, difference in parity.items():
-        print(f"max |difference| last_hidden_state, {name}: {difference.abs().max().item():.2e}")
+    print(throughput_table(timings, "sequences", reference=PAIRS))
+    print()
+    for ours, theirs in PAIRS.items():
+        ratio = median_ratio(timings[ours], timings[theirs])
+        print(f"speed ratio {ours} / {theirs}: {ratio:.3f}x (target >= {TARGETS[ours]})")
+    for ours, theirs in [*PAIRS.items(), ("bertlab fused", "transformers eager")]:
+        difference = (outputs[ours] - outputs[theirs]).abs().max().item()
+        print(f"max |difference| last_hidden_state, {ours} vs {theirs}: {difference:.2e}")
 
 
 if __name__ == "__main__":

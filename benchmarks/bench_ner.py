@@ -1,222 +1,179 @@
-"""NER fine-tuning speed: bertlab vs a plain `transformers` loop, measured interleaved.
+"""NER fine-tuning on CoNLL-2003: `bertlab finetune ner` vs a plain `transformers` loop.
 
-    python benchmarks/bench_ner.py                     # throughput ratio (needs BERTLAB_DATA)
-    python benchmarks/bench_ner.py --target 150        # + 150 s of bertlab fine-tuning, valid F1
-    python benchmarks/bench_ner.py --target 150 --reference-target   # + the plain loop's 150 s
+    python benchmarks/bench_ner.py                        # throughput ratios (needs BERTLAB_DATA)
+    python benchmarks/bench_ner.py --target 150 --clock cpu   # + the command itself, 150 s
+    python benchmarks/bench_ner.py --target 150 --clock cpu --reference-target   # + the plain loop
 
 The plain loop is what a first attempt looks like: Hugging Face's
-`BertForTokenClassification` with its default attention, labels on first
-sub-tokens, randomly shuffled batches of 32 padded to their longest sentence,
-`torch.optim.AdamW` at lr 1e-4. Two bertlab loops run beside it, from the same
-MiniLM weights: "bertlab, same recipe" differs only in the model (fused attention)
-and the batching (length bucketing: sentences of similar length share a batch, so
-almost no `[PAD]` is computed); "bertlab defaults" is what `bertlab finetune ner`
-runs: also no dropout, a fixed token table and torch's fused AdamW. The machine is shared, so the two run in alternating
-rounds in one process and the ratio is what is reported.
+`BertForTokenClassification` with its default attention and dropout (0.1), labels on
+first sub-tokens (the same features bertlab trains on), randomly shuffled batches of
+the recipe's size padded to their longest sentence, `torch.optim.AdamW` at lr 1e-4 with
+weight decay 0.01, gradients clipped at 1. Two bertlab loops run beside it, from the same
+starting weights, both the recipe of `bertlab finetune ner` (`harness.Recipe`): its defaults
+(fused attention, length bucketing: sentences of similar length share a batch, so almost
+no `[PAD]` is computed; no dropout, a fixed token table, torch's fused AdamW), and the
+same with `--dropout 0.1 --train-word-embeddings` (the textbook recipe the plain loop
+follows). They run in alternating rounds in one process; the ratio is what is reported.
 
-On a busy shared machine a wall-clock budget measures the neighbours as much
-as the code. `--clock cpu` counts the budget in CPU time of this process
-divided by 2 instead, i.e. 150 s means 300 core-seconds, what 150 s on two
-idle cores provides (threads waiting on each other still count, so this is
-conservative).
+`--target` runs the command itself for that budget and reports its summary (steps,
+sentences, entity F1 on the valid split); `--reference-target` also trains the plain loop
+for the same budget (lr warmed up over the first 10% and decayed linearly, as the
+command's schedule) and scores it the way the command scores.
+
+On a busy machine a wall-clock budget measures the neighbours as much as the code.
+`--clock cpu` counts the budget in CPU time of this process divided by torch's thread
+count: 150 s on two threads means 300 core-seconds, what 150 s on two idle cores provides
+(threads waiting on each other still count, so this is conservative).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import time
+import itertools
 
 import torch
 import transformers
-
-from bertlab.data.conll import CONLL2003_LABELS, load_conll2003
-from bertlab.hub import minilm_dir
-from bertlab.optim import decay_parameter_groups
-from bertlab.runtime import set_seed
-from bertlab.tasks.common import (
-    BucketedBatches,
-    dropout_overrides,
-    freeze_embedding_table,
-    load_tokenizer,
+from harness import (
+    Recipe,
+    Runner,
+    add_target_flags,
+    clock,
+    finetune_command,
+    interleaved_rounds,
+    machine_line,
+    padded_tokens_per_example,
+    quiet_transformers,
+    summary_lines,
+    target_flags,
+    throughput_table,
 )
-from bertlab.tasks.ner import BertForTokenClassification, encode_sentences, evaluate, finetune
 
-LABEL2ID = {label: i for i, label in enumerate(CONLL2003_LABELS)}
+from bertlab.batching import BucketedBatches
+from bertlab.runtime import set_seed
+from bertlab.tasks.ner import IGNORE_INDEX
 
-
-def plain_model():
-    return transformers.BertForTokenClassification.from_pretrained(
-        str(minilm_dir()), num_labels=len(CONLL2003_LABELS)
-    )
-
-
-def bertlab_model(dropout: float | None = None):
-    return BertForTokenClassification.from_pretrained(
-        str(minilm_dir()),
-        id2label=dict(enumerate(CONLL2003_LABELS)),
-        label2id=LABEL2ID,
-        **dropout_overrides(dropout),
-    )
+TEXTBOOK = ("--dropout", "0.1", "--train-word-embeddings", "--head-lr-multiplier", "1")
+"""The flags that make the command train as the plain loop does (README)."""
+REFERENCE_LR = 1e-4
+"""The plain loop's peak learning rate (a tutorial's value; bertlab's is the recipe's)."""
 
 
-def bertlab_defaults():
-    """(model, optimizer) as `bertlab finetune ner` sets them up."""
-    model = bertlab_model(dropout=0.0)
-    freeze_embedding_table(model)
-    groups = decay_parameter_groups(model, 0.01)
-    return model, torch.optim.AdamW(groups, lr=1e-4, eps=1e-6, fused=True)
+class PlainLoop:
+    """The reference: transformers' model, shuffled batches padded to their longest, AdamW."""
 
-
-def plain_optimizer(model):
-    return torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
-
-
-def plain_setup():
-    model = plain_model()
-    return model, plain_optimizer(model)
-
-
-def same_recipe_setup():
-    """bertlab's model and batching with the plain loop's dropout and optimizer."""
-    model = bertlab_model()
-    return model, plain_optimizer(model)
-
-
-def train_steps(model, optimizer, batches, steps: int) -> tuple[float, int, int]:
-    """Run `steps` optimizer steps; return (seconds, sentences, padded tokens)."""
-    model.train()
-    seconds, sentences, tokens = 0.0, 0, 0
-    for _ in range(steps):
-        batch = next(batches)
-        start = time.perf_counter()
-        loss = model(**batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        seconds += time.perf_counter() - start
-        sentences += batch["input_ids"].shape[0]
-        tokens += batch["input_ids"].numel()
-    return seconds, sentences, tokens
-
-
-def endless(batches):
-    while True:
-        yield from batches
-
-
-def throughput(features, rounds: int, steps: int, batch_size: int) -> dict:
-    runners = {}
-    setups = (
-        ("transformers", plain_setup, 0),
-        ("bertlab, same recipe", same_recipe_setup, 50),
-        ("bertlab defaults", bertlab_defaults, 50),
-    )
-    for name, setup, bucket in setups:
-        model, optimizer = setup()
-        batches = BucketedBatches(
-            features, batch_size, pad_values={"labels": -100}, bucket_batches=bucket
+    def __init__(self, recipe: Recipe, features: list[dict], names: list[str], seed=0) -> None:
+        set_seed(seed)
+        self.model = transformers.BertForTokenClassification.from_pretrained(
+            recipe.checkpoint,
+            num_labels=len(names),
+            id2label=dict(enumerate(names)),
+            label2id={name: i for i, name in enumerate(names)},
         )
-        runners[name] = [model, optimizer, endless(batches), 0.0, 0, 0]
-    for runner in runners.values():  # warm-up
-        train_steps(*runner[:3], 1)
-    order = list(runners)
-    for round_ in range(rounds):
-        for name in order if round_ % 2 == 0 else order[::-1]:
-            runner = runners[name]
-            seconds, sentences, tokens = train_steps(*runner[:3], steps)
-            runner[3] += seconds
-            runner[4] += sentences
-            runner[5] += tokens
-    print(f"{'loop':<34}{'sentences/s':>12}{'padded tok/sentence':>22}{'ratio':>8}")
-    rates = {}
-    for name, runner in runners.items():
-        rates[name] = runner[4] / runner[3]
-        ratio = rates[name] / rates["transformers"]
-        print(f"{name:<34}{rates[name]:>12.1f}{runner[5] / runner[4]:>22.1f}{ratio:>7.2f}x")
-    print(f"({rounds} rounds x {steps} steps, interleaved; ratio = sentences/s over transformers')")
-    return rates
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=REFERENCE_LR, weight_decay=0.01
+        )
+        batches = BucketedBatches(
+            features,
+            recipe.batch_size,
+            pad_values={"labels": IGNORE_INDEX},
+            seed=seed,
+            bucket_batches=0,
+        )
+        self.batches = itertools.chain.from_iterable(itertools.repeat(batches))
+
+    def steps(self, count: int) -> int:
+        """`count` optimizer steps; returns the sentences they used."""
+        self.model.train()
+        sentences = 0
+        for _ in range(count):
+            batch = next(self.batches)
+            loss = self.model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            sentences += batch["input_ids"].shape[0]
+        return sentences
+
+    def train_for(self, seconds: float, clock_kind: str) -> tuple[int, int]:
+        """Train for `seconds` with warmup (10%) + linear decay over the time; (steps, sentences)."""
+        read = clock(clock_kind)
+        start, steps, sentences = read(), 0, 0
+        while (elapsed := read() - start) < seconds:
+            progress = elapsed / seconds
+            for group in self.optimizer.param_groups:
+                group["lr"] = REFERENCE_LR * min(progress / 0.1, (1 - progress) / 0.9)
+            sentences += self.steps(1)
+            steps += 1
+        return steps, sentences
 
 
-def cpu_clock() -> float:
-    """Seconds on two cores: this process's CPU time (all threads) / 2."""
-    return time.process_time() / 2
-
-
-def plain_target(features, valid, seconds: float, batch_size: int, clock=time.perf_counter) -> None:
-    """The reference: `seconds` of the plain loop, then valid entity F1."""
-    set_seed(0)
-    model = plain_model()
-    optimizer = plain_optimizer(model)
-    batches = endless(
-        BucketedBatches(features, batch_size, pad_values={"labels": -100}, bucket_batches=0)
-    )
-    start, steps, seen = clock(), 0, 0
-    while (elapsed := clock() - start) < seconds:
-        progress = elapsed / seconds
-        for group in optimizer.param_groups:
-            group["lr"] = 1e-4 * min(progress / 0.1, (1 - progress) / 0.9)
-        _, sentences, _ = train_steps(model, optimizer, batches, 1)
-        steps, seen = steps + 1, seen + sentences
-    model.config.id2label = dict(enumerate(CONLL2003_LABELS))  # so predictions read as tags
-    tokenizer = load_tokenizer(minilm_dir())  # the same vocabulary and ids as the fast tokenizer
-    f1 = evaluate(model, tokenizer, valid)["f1"]  # windows for long sentences, like bertlab's side
+def throughput(args, recipe: Recipe, train, names: list[str]) -> None:
+    """Sentences/s of the plain loop, the textbook recipe and the command's defaults."""
+    textbook = Recipe("ner", *TEXTBOOK)
+    ours, tokenizer = recipe.load_model(names)
+    textbook_model, _ = textbook.load_model(names)
+    features = recipe.features(tokenizer, train, ours)
+    assert textbook.settings == recipe.settings  # so both tokenize the same way
+    plain = PlainLoop(recipe, features, names)
+    loops = {
+        "transformers": Runner(lambda _: plain.steps(args.steps)),
+        "bertlab, dropout 0.1, token table trained": textbook.runner(
+            textbook_model, tokenizer, features, args.steps
+        ),
+        "bertlab defaults": recipe.runner(ours, tokenizer, features, args.steps),
+    }
+    timings = interleaved_rounds(loops, args.rounds, unit="sentences")
+    print()
+    print(throughput_table(timings, "sentences", reference="transformers"))
+    pad = {"pad_token_id": tokenizer.pad_token_id, "pad_values": recipe.task.PAD_VALUES}
+    shuffled = padded_tokens_per_example(features, recipe.batch_size, bucket_batches=0, **pad)
+    bucketed = padded_tokens_per_example(features, recipe.batch_size, **pad)
     print(
-        f"transformers  {seconds:.0f} s: {steps} steps, {seen} sentences, valid entity F1 {100 * f1:.2f}"
+        f"\nWordPieces computed per sentence: {shuffled:.1f} (shuffled batches, the plain loop), "
+        f"{bucketed:.1f} (bertlab's length buckets)\n"
+    )
+
+
+def reference_target(args, recipe: Recipe, train, dev, names: list[str]) -> None:
+    """The plain loop for the target budget, then scored on the dev data as the command scores."""
+    model, tokenizer = recipe.load_model(names)
+    features = recipe.features(tokenizer, train, model)
+    plain = PlainLoop(recipe, features, names)
+    steps, sentences = plain.train_for(args.target, args.clock)
+    scores = recipe.score(plain.model, tokenizer, dev)
+    print(
+        f"\nplain transformers loop, {args.target:g} s ({args.clock} clock): {steps} steps, "
+        f"{sentences:,} sentences; on {len(dev):,} dev sentences: "
+        + ", ".join(f"{name} {value:.2f}" for name, value in scores.items())
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=5, help="optimizer steps per round")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds (0: skip)")
+    parser.add_argument("--steps", type=int, default=5, help="optimizer steps per loop and round")
+    parser.add_argument("--train-rows", type=int, default=None, help="use the first N sentences")
     parser.add_argument(
-        "--target", type=float, default=None, help="fine-tune for this many seconds"
+        "--reference-target", action="store_true", help="also train the plain loop for --target"
     )
-    parser.add_argument("--lr", type=float, default=2e-4, help="bertlab's peak lr for --target")
-    parser.add_argument("--reference-target", action="store_true", help="also time the plain loop")
-    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="budget clock")
-    parser.add_argument("--skip-throughput", action="store_true")
+    add_target_flags(parser, seconds=0.0)
     args = parser.parse_args()
-    clock = cpu_clock if args.clock == "cpu" else time.perf_counter
-    if args.clock == "cpu":  # the training loop reads its clock through its `time` module
-        import types
 
-        import bertlab.training
-
-        bertlab.training.time = types.SimpleNamespace(perf_counter=cpu_clock)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()}")
-    tokenizer = load_tokenizer(minilm_dir())
-    train = load_conll2003("train")
-    features = encode_sentences(tokenizer, train, LABEL2ID)
-    if not args.skip_throughput:
-        throughput(features, args.rounds, args.steps, args.batch_size)
+    quiet_transformers()
+    print(machine_line())
+    recipe = Recipe("ner")
+    train = recipe.load_data("train", rows=args.train_rows)
+    dev = recipe.load_data("dev", rows=args.eval_limit, label_names=recipe.label_names(train))
+    names = recipe.label_names(train, dev)
+    print(f"{train.source}: {len(train):,} training sentences; recipe {recipe}\n")
+    if args.rounds > 0:
+        throughput(args, recipe, train, names)
     if args.target:
-        valid = load_conll2003("valid")
-        set_seed(0)
-        model = bertlab_model(dropout=0.0)
-        history = finetune(
-            model,
-            tokenizer,
-            train,
-            max_seconds=args.target,
-            epochs=None,
-            batch_size=args.batch_size,
-            learning_rate=args.lr,
-            progress=False,
-            freeze_word_embeddings=True,
-        )
-        last = history.records[-1]
-        scores = evaluate(model, tokenizer, valid)
-        print(
-            f"bertlab       {args.target:.0f} s: {last['step']} steps, {last['examples']} sentences, "
-            f"valid entity F1 {100 * scores['f1']:.2f} (lr {args.lr:g}, {args.clock} clock, "
-            f"load {os.getloadavg()})"
-        )
+        result = finetune_command("ner", args.target, target_flags(args), args.clock)
+        print(f"\n`bertlab finetune ner`, {args.target:g} s:\n{summary_lines(result)}")
         if args.reference_target:
-            plain_target(features, valid, args.target, args.batch_size, clock)
+            reference_target(args, recipe, train, dev, names)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,13 @@
 """Tokens per second: bertlab's pure-Python BertTokenizer vs the Hugging Face (Rust) one.
 
-Both run on one thread, on the same real texts, interleaved round by round, so machine noise
-hits both alike. Run: `BERTLAB_DATA=../shared/data python benchmarks/bench_tokenization.py`.
+Both run on one thread, on the same real texts (SST-2 sentences, War and Peace paragraphs,
+SQuAD contexts), interleaved round by round (`harness.interleaved_rounds`), so machine noise
+hits both alike. The ratio is bertlab's rate over the reference's, taken in each round.
+bertlab caches the pieces of every whitespace-separated chunk, so its warm-up pass fills the
+cache; the "cold cache" case empties it before every timed pass.
+
+Run it alone on the machine (benchmarks/README.md):
+`BERTLAB_DATA=../shared/data python benchmarks/bench_tokenization.py`.
 """
 
 from __future__ import annotations
@@ -14,12 +20,19 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 import argparse  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
-import time  # noqa: E402
 
+from harness import Runner, interleaved_rounds, machine_line, markdown_table, ratios  # noqa: E402
 from transformers import BertTokenizerFast  # noqa: E402
 
 from bertlab.hub import data_root, minilm_dir  # noqa: E402
 from bertlab.tokenization import BertTokenizer  # noqa: E402
+
+CASES = {
+    "ids only": {},
+    "with offsets": {"return_offsets_mapping": True},
+    "truncate+pad 128": {"truncation": True, "max_length": 128, "padding": "max_length"},
+}
+"""The tokenizer calls compared with transformers' fast tokenizer: name -> keyword arguments."""
 
 
 def real_texts(limit_bytes: int) -> list[str]:
@@ -41,13 +54,17 @@ def real_texts(limit_bytes: int) -> list[str]:
     return texts
 
 
-def time_call(tokenize, texts, batch_size: int, **kwargs) -> tuple[float, int]:
-    start = time.perf_counter()
-    tokens = 0
-    for index in range(0, len(texts), batch_size):
-        encoded = tokenize(texts[index : index + batch_size], **kwargs)
-        tokens += sum(len(ids) for ids in encoded["input_ids"])
-    return time.perf_counter() - start, tokens
+def token_counter(tokenize, texts: list[str], batch_size: int, **kwargs):
+    """A runner body: tokenize all `texts` in batches; returns the tokens produced."""
+
+    def run(_round_index: int) -> int:
+        tokens = 0
+        for index in range(0, len(texts), batch_size):
+            encoded = tokenize(texts[index : index + batch_size], **kwargs)
+            tokens += sum(len(ids) for ids in encoded["input_ids"])
+        return tokens
+
+    return run
 
 
 def rust_backend(tokenizer):
@@ -63,44 +80,45 @@ def rust_backend(tokenizer):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megabytes", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=256)
     args = parser.parse_args()
 
+    print(machine_line())
     texts = real_texts(int(args.megabytes * 1e6))
     size = sum(len(t.encode("utf-8")) for t in texts) / 1e6
     reference = BertTokenizerFast.from_pretrained(minilm_dir())
     ours = BertTokenizer.from_pretrained(minilm_dir())
-    cases = {
-        "ids only": {},
-        "with offsets": {"return_offsets_mapping": True},
-        "truncate+pad 128": {"truncation": True, "max_length": 128, "padding": "max_length"},
-    }
-    print(f"{len(texts)} texts, {size:.2f} MB, batch {args.batch_size}, one thread")
-    time_call(ours, texts, args.batch_size)  # fills the word cache for the warm rows
-    print("(medians of interleaved rounds; ratio = bertlab / reference; bertlab caches each")
-    print(" whitespace-separated chunk's pieces, so 'cold cache' is its first pass over new text)")
-    print("\n| case | reference | reference tok/s | bertlab tok/s | ratio |")
-    print("|---|---|---|---|---|")
+    print(f"{len(texts)} texts, {size:.2f} MB, batch {args.batch_size}, one thread\n")
     rust = rust_backend(reference)
-    cases_and_references = [("ids only, cold cache", "Rust encode_batch", rust, {})]
-    cases_and_references += [("ids only", "Rust encode_batch", rust, {})]
-    cases_and_references += [
-        (name, "transformers fast", reference, kw) for name, kw in cases.items()
-    ]
-    for name, label, tokenizer, kwargs in cases_and_references:
-        rates: dict[str, list[float]] = {"reference": [], "ours": []}
-        for _ in range(args.rounds):
-            for who, tokenize in (("reference", tokenizer), ("ours", ours)):
-                if "cold" in name:
-                    ours._chunk_cache.clear()  # every word analysed from scratch again
-                seconds, tokens = time_call(tokenize, texts, args.batch_size, **kwargs)
-                rates[who].append(tokens / seconds)
-        ref_rate, our_rate = statistics.median(rates["reference"]), statistics.median(rates["ours"])
-        ratio = our_rate / ref_rate
-        print(f"| {name} | {label} | {ref_rate:,.0f} | {our_rate:,.0f} | {ratio:.2f}x |")
+    cases = [("ids only, cold cache", "Rust encode_batch", rust, {})]
+    cases += [("ids only", "Rust encode_batch", rust, {})]
+    cases += [(name, "transformers fast", reference, kwargs) for name, kwargs in CASES.items()]
+    rows = []
+    for name, label, tokenize, kwargs in cases:
+        cold = ours._chunk_cache.clear if "cold" in name else None  # every word analysed anew
+        runners = {
+            "reference": Runner(token_counter(tokenize, texts, args.batch_size, **kwargs)),
+            "bertlab": Runner(token_counter(ours, texts, args.batch_size, **kwargs), cold),
+        }
+        print(f"{name}, against {label}:")
+        timings = interleaved_rounds(runners, args.rounds, unit="tokens")
+        per_round = ratios(timings["bertlab"], timings["reference"])
+        rates = {who: statistics.median(t.rate for t in timings[who]) for who in runners}
+        rows.append(
+            [
+                name,
+                label,
+                f"{rates['reference']:,.0f}",
+                f"{rates['bertlab']:,.0f}",
+                f"{statistics.median(per_round):.2f}x ({', '.join(f'{r:.2f}' for r in per_round)})",
+            ]
+        )
+    print("\n(medians of interleaved rounds; ratio = bertlab / reference, median and each round)\n")
+    header = ["case", "reference", "reference tok/s", "bertlab tok/s", "ratio"]
+    print(markdown_table(header, rows))
 
 
 if __name__ == "__main__":
