@@ -438,6 +438,7 @@ def run_finetune(task_name: str, args: argparse.Namespace) -> dict[str, Any]:
             tokenizer,
             train,
             config,
+            dev_data=dev if args.eval_every else None,
             settings=settings,
             batch_size=args.batch_size,
             freeze_word_embeddings=args.freeze_word_embeddings,
@@ -462,6 +463,7 @@ def run_finetune(task_name: str, args: argparse.Namespace) -> dict[str, Any]:
         else "a time budget decided the schedule and the end: "
         "a rerun does not repeat step for step (give --max-steps for that)",
     }
+    info["history"] = jsonable(history.records)  # the curve: loss, lr and any dev metrics
     model.to("cpu")
     save_folder(out, model, tokenizer, info)
     log(args, f"saved {out}; evaluating on {len(dev):,} dev examples")

@@ -660,10 +660,13 @@ class Logger:
         return not self.is_main or any(k not in _BASE_COLUMNS for k in records[-1])
 
     def finish(self, state: TrainState, seconds: float, optimizer) -> None:
-        """Close the progress display; make sure the last step has a record."""
+        """Close the progress display; make sure the last step has a full record (an evaluation
+        alone may have started it)."""
         self.close()
         records = self.history.records
-        if not self.is_main or (records and records[-1]["step"] == state.step):
+        if not self.is_main or (
+            records and "examples" in records[-1] and records[-1]["step"] == state.step
+        ):
             return
         final = {
             "step": state.step,
@@ -675,7 +678,10 @@ class Logger:
             final.update(
                 loss=self.running_loss / self.running_count, lr=optimizer.param_groups[0]["lr"]
             )
-        records.append(final)
+        if records and records[-1]["step"] == state.step:
+            records[-1].update(final)
+        else:
+            records.append(final)
         self._redraw()
 
     def close(self) -> None:

@@ -135,6 +135,12 @@ def test_pretrain_twice_gives_identical_weights(capsys, tmp_path):
     assert all(torch.equal(a[name], b[name]) for name in a)
 
 
+def test_eval_every_records_the_dev_curve(capsys, tmp_path, tiny_checkpoint):
+    finetune(capsys, "ner", tiny_checkpoint, tmp_path / "curve", "--eval-every", "1")
+    history = json.loads((tmp_path / "curve" / "training_info.json").read_text())["history"]
+    assert [r["step"] for r in history if "dev_f1" in r] == [1, 2]
+
+
 def test_a_time_budget_says_it_does_not_repeat(capsys, tmp_path, tiny_checkpoint):
     sample = SAMPLES["classification"]
     code, summary, err = run(

@@ -367,3 +367,13 @@ def test_two_process_torchrun_matches_one_process(tmp_path):
     torch.manual_seed(1)
     initial = nn.Linear(6, 16).weight
     assert not torch.allclose(one["dense.weight"], initial)  # it did train
+
+
+def test_the_last_record_is_complete_when_an_evaluation_started_it():
+    """Data that runs out on an evaluation step: the final record still has the training fields."""
+    data = DictLoader(toy_data(20), batch_size=4)  # 5 batches, one epoch
+    config = quiet(epochs=1, eval_every=1, log_every=20)
+    history = train(fresh_model(), data, config, lambda model: {"accuracy": 0.5})
+    last = history.records[-1]
+    assert last["step"] == 5 and last["examples"] == 20 and "loss" in last and "accuracy" in last
+    assert history.last["examples"] == 20
