@@ -286,10 +286,10 @@ def draw_bert_model(config=None, ax=None):
 def draw_model_family(n_tokens: int = 5, axes=None):
     """ELMo, GPT and BERT side by side, as in Figure 3 of the BERT paper.
 
-    An arrow from a lower node to a higher one means the higher vector is computed
-    from the lower one. ELMo: a left-to-right and a right-to-left LSTM, trained
-    separately and concatenated at the top; GPT: each position sees only earlier
-    ones (a causal mask); BERT: every position sees every position in every layer.
+    A line from a lower node to a higher one means the higher vector is computed
+    from the lower one. ELMo: a left-to-right and a right-to-left LSTM, each seeing
+    one side, concatenated at the top; GPT: each position sees only earlier ones (a
+    causal mask); BERT: every position sees every position in every layer.
     """
     if axes is None:
         figure, axes = plt.subplots(1, 3, figsize=(14, 4.2))
