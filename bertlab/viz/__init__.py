@@ -1,6 +1,6 @@
 """Pictures and widgets used across the notebooks.
 
-Attention (notebooks 08 and 08b): `head_view` and `model_view` render bertviz's
+Attention (notebooks 06, 08 and 08b): `head_view` and `model_view` render bertviz's
 views offline; `show_attention` runs a model on a text first; `plot_attention`,
 `plot_head_grid`, `plot_attention_thumbnails` and `plot_head_scores` are static
 matplotlib pictures; `attention_explorer` is the ipywidgets explorer; the

@@ -1,6 +1,6 @@
 """An ipywidgets attention explorer: type a sentence, pick a layer and a head.
 
-Notebook 08b opens it on the MiniLM weights (notebook 08 on its own encoder).
+Notebooks 06 and 08b open it on the MiniLM weights loaded into bertlab's encoder.
 The picture is a matplotlib heatmap sent to an `Image` widget, so the explorer
 needs no JavaScript beyond ipywidgets itself and works in JupyterLab,
 Notebook 7 and VS Code alike. The picture is drawn at twice the pixels it is

@@ -1,6 +1,6 @@
 """Attention as static matplotlib pictures: for PDF/HTML exports and readers without a kernel.
 
-Notebook 08 shows one head as a heatmap; notebook 08b draws every head of a
+Notebooks 06 and 08 show one head as a heatmap; 06 and 08b draw every head of a
 layer (`plot_head_grid`), every head of every layer (`plot_attention_thumbnails`)
 and per-head scores (`plot_head_scores`). Rows are the tokens that attend,
 columns the tokens they attend to; each row sums to 1.
