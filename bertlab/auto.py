@@ -10,6 +10,8 @@ folder is handled in one place:
     notebook-10 classification     BertForSequenceClassification
     notebook-11 NER                BertForTokenClassification
     notebook-12 QA                 BertForQuestionAnswering
+    notebook-13 pruned or int8     the same classes, rebuilt as config.json records
+                                   (`bertlab.efficiency.folders`)
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ def load_model(folder_or_hub_id: str | os.PathLike, **config_overrides: Any) -> 
     re-initialisation.
     """
     architecture = architecture_of(folder_or_hub_id)
+    from bertlab.efficiency.folders import is_compressed, load_compressed  # notebook 13
+
+    if is_compressed(resolve_file(folder_or_hub_id, "config.json")):
+        return load_compressed(ARCHITECTURES[architecture], folder_or_hub_id, **config_overrides)
     model = ARCHITECTURES[architecture].from_pretrained(folder_or_hub_id, **config_overrides)
     check_complete(model, folder_or_hub_id, architecture)
     return model
