@@ -273,12 +273,6 @@ QUIZ = [
         "what helps?",
         [
             Option(
-                "overfitting: keep the best validation epoch (early stopping), add dropout or weight "
-                "decay, or get more data",
-                right=True,
-                why="the model memorises the training texts and grows over-confident on new ones.",
-            ),
-            Option(
                 "underfitting: train longer with a larger learning rate",
                 why="the training set is already fitted perfectly; more training makes it worse.",
             ),
@@ -286,19 +280,25 @@ QUIZ = [
                 "the learning rate is too small",
                 why="a too-small rate would leave the training accuracy low, not at 100%.",
             ),
+            Option(
+                "overfitting: keep the best validation epoch (early stopping), add dropout or weight "
+                "decay, or get more data",
+                right=True,
+                why="the model memorises the training texts and grows over-confident on new ones.",
+            ),
         ],
     ),
     ChoiceQuestion(
         "How was all-MiniLM-L6-v2 trained to make sentence vectors?",
         [
             Option(
+                "the pooler over [CLS], trained with next-sentence prediction",
+                why="that is BERT's pretraining; MiniLM's pooler weights look untrained (notebook 08).",
+            ),
+            Option(
                 "the mean of its token vectors, trained with a contrastive loss on sentence pairs",
                 right=True,
                 why="its model card: mean pooling, then normalisation, over a billion pairs.",
-            ),
-            Option(
-                "the pooler over [CLS], trained with next-sentence prediction",
-                why="that is BERT's pretraining; MiniLM's pooler weights look untrained (notebook 08).",
             ),
             Option(
                 "the [SEP] vector",

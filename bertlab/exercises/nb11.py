@@ -210,13 +210,13 @@ QUIZ = [
         "Which vectors does a NER head classify?",
         [
             Option(
+                "the [CLS] vector",
+                why="myth 3: [CLS] serves sequence-level tasks; it gets label -100 in NER.",
+            ),
+            Option(
                 "every token's final vector (a word's label is read at its first piece)",
                 right=True,
                 why="NER labels every word, so the head sees every position.",
-            ),
-            Option(
-                "the [CLS] vector",
-                why="myth 3: [CLS] serves sequence-level tasks; it gets label -100 in NER.",
             ),
             Option(
                 "the mean of all token vectors",
@@ -251,18 +251,18 @@ QUIZ = [
         "Why can MiniLM not use capital letters to find names?",
         [
             Option(
-                "its tokenizer lower-cases the text before the model sees it (an uncased vocabulary)",
-                right=True,
-                why="'Paris' and 'paris' are the same pieces to it; BERT's CoNLL scores come from "
-                "the cased model.",
-            ),
-            Option(
                 "capital letters carry no information about entities",
                 why="nearly every entity word in CoNLL-2003 is capitalised (exercise 11.4).",
             ),
             Option(
                 "WordPiece cannot represent capital letters",
                 why="cased WordPiece vocabularies exist; BERT has one.",
+            ),
+            Option(
+                "its tokenizer lower-cases the text before the model sees it (an uncased vocabulary)",
+                right=True,
+                why="'Paris' and 'paris' are the same pieces to it; BERT's CoNLL scores come from "
+                "the cased model.",
             ),
         ],
     ),

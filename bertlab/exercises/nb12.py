@@ -201,15 +201,15 @@ QUIZ = [
     ChoiceQuestion(
         "A training window does not contain the whole answer. What is it trained to predict?",
         [
-            Option(
-                "start and end at position 0, [CLS]",
-                right=True,
-                why="run_squad.py's rule: [CLS] stands for 'not in this window'.",
-            ),
             Option("nothing: such windows are dropped", why="they are kept, pointing at [CLS]."),
             Option(
                 "the nearest context token",
                 why="that would teach the model to answer with the wrong words.",
+            ),
+            Option(
+                "start and end at position 0, [CLS]",
+                right=True,
+                why="run_squad.py's rule: [CLS] stands for 'not in this window'.",
             ),
         ],
     ),
@@ -235,15 +235,15 @@ QUIZ = [
         "What is the max-context rule for?",
         [
             Option(
+                "it keeps the longest answer",
+                why="answers are limited in length, not preferred long.",
+            ),
+            Option(
                 "a token seen in two windows may start an answer only in the window where it has "
                 "the most context",
                 right=True,
                 why="scores at a window's edge are less reliable; run_squad.py's "
                 "_check_is_max_context.",
-            ),
-            Option(
-                "it keeps the longest answer",
-                why="answers are limited in length, not preferred long.",
             ),
             Option(
                 "it picks the window with the highest loss",
