@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 BERTLAB_DATA ?= $(abspath $(wildcard ../shared/data))
 export BERTLAB_DATA
 
-.PHONY: setup lab test machine test-unit test-notebooks test-browser lint format notebooks env clean browser
+.PHONY: setup lab test machine test-unit test-notebooks test-browser lint format notebooks env clean browser book
 
 setup: $(STAMP)
 
@@ -57,6 +57,11 @@ test-browser: setup browser
 # Re-execute every notebook in place so the committed outputs come from a real run.
 notebooks: setup
 	env -u MPLBACKEND $(BIN)/python tools/run_notebooks.py notebooks/*.ipynb solutions/*.ipynb
+
+# The series as a static web site in build/book/ (open build/book/index.html): every notebook with
+# its committed outputs, nothing executed, nothing loaded from the internet (book/build.py).
+book: setup
+	$(BIN)/python book/build.py
 
 env: setup
 	$(BIN)/python -m bertlab.env
