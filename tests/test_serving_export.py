@@ -84,10 +84,11 @@ def test_onnx_ner_equals_pytorch_and_gives_the_same_entities(exported):
     texts = [" ".join(s.words) for s in load_ner_data("dev")[:40] if s.words]
     torch_pipe, onnx_pipe = both_backends(exported["ner"])
     assert largest_difference(torch_pipe, onnx_pipe, texts, 16) <= TOLERANCE
-    spans = lambda results: [
-        [(e["entity_group"], e["start"], e["end"]) for e in r] for r in results
-    ]  # noqa: E731
     assert spans(onnx_pipe(texts)) == spans(torch_pipe(texts))
+
+
+def spans(results):
+    return [[(e["entity_group"], e["start"], e["end"]) for e in r] for r in results]
 
 
 def test_the_axes_are_free_one_text_to_a_batch_of_long_ones(exported, reviews):

@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 import torch
 import transformers
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bertlab.checkpoints import save_folder
 from bertlab.data.classification import load_classification_data
@@ -24,6 +26,7 @@ from bertlab.data.conll import load_ner_data
 from bertlab.data.squad import load_qa_data
 from bertlab.finetune import load_for_finetuning
 from bertlab.serving import Pipeline, pipeline
+from bertlab.serving.pipeline import length_groups
 from bertlab.testing import DEEP, assert_close
 
 CONLL_TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
@@ -275,3 +278,35 @@ def test_repr_and_task_aliases(folders):
     pipe = pipeline("sentiment-analysis", model=folders["classification"])
     assert repr(pipe).startswith("Pipeline(task='text-classification', backend='torch'")
     assert isinstance(pipeline("qa", model=folders["qa"]), Pipeline)
+
+
+@given(
+    lengths=st.lists(st.integers(1, 512), min_size=1, max_size=80),
+    max_rows=st.integers(1, 64),
+    pass_cost=st.integers(0, 200),
+)
+def test_length_groups_cover_every_text_once_and_pad_at_most_one_pass_cost(
+    lengths, max_rows, pass_cost
+):
+    groups = length_groups(lengths, max_rows, pass_cost)
+    assert sorted(i for group in groups for i in group) == list(range(len(lengths)))
+    for group in groups:
+        assert 1 <= len(group) <= max_rows
+        group_lengths = [lengths[i] for i in group]
+        assert group_lengths == sorted(group_lengths)
+        assert len(group) == 1 or len(group) * max(group_lengths) - sum(group_lengths) <= pass_cost
+    flat = [lengths[i] for group in groups for i in group]
+    assert flat == sorted(lengths)  # passes follow each other in order of length
+
+
+def test_answers_do_not_depend_on_how_texts_are_grouped(folders, reviews):
+    pipe = pipeline(model=folders["classification"])
+    grouped = pipe(reviews)
+    pipe.pass_cost = 10**6  # one pass for everything, padded to the longest
+    together = pipe(reviews)
+    assert [a["label"] for a in grouped] == [b["label"] for b in together]
+    assert_close(
+        torch.tensor([a["score"] for a in grouped]),
+        torch.tensor([b["score"] for b in together]),
+        ulps=DEEP,
+    )

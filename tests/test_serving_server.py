@@ -323,10 +323,12 @@ def test_every_task_has_its_endpoint_and_answers_as_the_pipeline(folders, task):
             torch.tensor(answer["embeddings"]), torch.tensor(np.stack(expected))
         )
     else:
-        strip = lambda r: json.loads(
-            json.dumps(r, default=float), parse_float=lambda x: round(float(x), 4)
-        )  # noqa: E731
-        assert strip(answer["results"]) == strip(pipe(body["texts"]))
+        assert rounded(answer["results"]) == rounded(pipe(body["texts"]))
+
+
+def rounded(results):
+    """Results with every float to 4 decimals (served answers come from batches of other sizes)."""
+    return json.loads(json.dumps(results, default=float), parse_float=lambda x: round(float(x), 4))
 
 
 def test_qa_requests_are_checked_too(folders):
@@ -356,8 +358,10 @@ def test_sigterm_finishes_the_requests_in_flight_then_the_server_exits(folders):
             pool.submit(httpx.post, server.url + "/classify", json={"texts": [text]}, timeout=60)
             for text in REVIEWS[:3]
         ]
-        time.sleep(0.5)  # the three requests now wait in the micro-batcher
-        assert server.running
+        deadline = time.monotonic() + 30
+        while server.in_flight() < 3:  # all three received: they wait in the micro-batcher
+            assert time.monotonic() < deadline, server.last_log()
+            time.sleep(0.01)
         code = server.stop()
         responses = [future.result() for future in futures]
     assert [r.status_code for r in responses] == [200, 200, 200]
@@ -375,6 +379,18 @@ def test_the_server_stops_when_its_parent_goes_away(folders):
     assert server.process.wait(timeout=30) == 0
     server.stop()
     assert server.summary["stopped"] == "stopped: standard input closed"
+
+
+def test_the_listening_socket_says_it_is_tcp_so_responses_are_not_held_back():
+    """asyncio turns Nagle's algorithm off only on sockets created with proto=IPPROTO_TCP; on a
+    keep-alive connection every response would otherwise wait for the client's delayed ACK."""
+    import socket
+
+    listening = bind("127.0.0.1", 0)
+    try:
+        assert listening.proto == socket.IPPROTO_TCP
+    finally:
+        listening.close()
 
 
 def run_cli(capsys, *argv):

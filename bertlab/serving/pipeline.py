@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from bertlab.batching import sorted_batches
+from bertlab.batching import pad_batch
 from bertlab.serving.backends import (
     MODEL_INPUTS,
     OnnxBackend,
@@ -48,6 +48,10 @@ TASK_ALIASES = {
 }
 """Other names for the tasks: `transformers`' aliases and bertlab's task names (`bertlab predict ner`)."""
 ONNX_FILE = "model.onnx"
+PASS_COST = 48
+"""The fixed cost of one forward pass, in tokens' worth of compute. For MiniLM on one CPU thread,
+one short text alone cost as much as 25 to 50 more tokens inside a large batch (two x86
+machines; notebook 14 measures it on yours). `length_groups` pads no more than this a pass."""
 """Where `bertlab export` writes the graph inside a model folder unless told otherwise."""
 
 
@@ -169,21 +173,52 @@ class Pipeline:
         return self.steps.finish(checked, context, self.run(features))
 
     def run(self, features: Sequence[dict]) -> list[dict[str, np.ndarray]]:
-        """The graph's outputs for every feature: batches sorted by length, each padded to its
-        longest row; per-token outputs cut back to each row's own length."""
+        """The graph's outputs for every feature, per-token outputs cut back to each row's length.
+
+        Features are sorted by length and run in groups (`length_groups`), each padded to its
+        longest row.
+        """
         pad_id = self.tokenizer.require_token_id("pad_token", "batching")
         inputs = [{name: feature[name] for name in MODEL_INPUTS} for feature in features]
+        lengths = [len(item["input_ids"]) for item in inputs]
         rows: list[dict[str, np.ndarray]] = [{} for _ in features]
         per_token = self.steps.per_token_outputs
-        for indices, batch in sorted_batches(inputs, self.settings.eval_batch_size, pad_id):
-            outputs = self.backend(batch)
+        for indices in length_groups(lengths, self.settings.eval_batch_size, self.pass_cost):
+            outputs = self.backend(pad_batch([inputs[i] for i in indices], pad_id))
             for row, index in enumerate(indices):
-                length = len(inputs[index]["input_ids"])
                 rows[index] = {
-                    name: value[row, :length] if name in per_token else value[row]
+                    name: value[row, : lengths[index]] if name in per_token else value[row]
                     for name, value in outputs.items()
                 }
         return rows
+
+    pass_cost = PASS_COST
+
+
+def length_groups(lengths: Sequence[int], max_rows: int, pass_cost: int = 0) -> list[list[int]]:
+    """Indices sorted by length, cut into forward passes of at most `max_rows` rows.
+
+    A pass is padded to its longest row, so a short text next to a long one computes the
+    short one's padding; a pass also has a fixed cost (each layer's launches and small
+    matrix products), worth `pass_cost` tokens. Walking up the sorted lengths, a new pass
+    starts when padding the current one to the next length would waste more tokens than a
+    pass costs. `pass_cost=0` gives every distinct length its own pass; a very large one
+    gives passes of `max_rows`, as `bertlab.batching.sorted_batches` does.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    groups: list[list[int]] = []
+    real = 0  # tokens of the current group, without padding
+    for index in order:
+        length = lengths[index]
+        if groups and len(groups[-1]) < max_rows:
+            padding = (len(groups[-1]) + 1) * length - (real + length)
+            if padding <= pass_cost:
+                groups[-1].append(index)
+                real += length
+                continue
+        groups.append([index])
+        real = length
+    return groups
 
 
 def pipeline(

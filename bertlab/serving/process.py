@@ -102,6 +102,15 @@ class ServerProcess:
                 raise RuntimeError(f"bertlab serve never answered /health:\n{self.last_log()}")
             time.sleep(0.1)
 
+    def in_flight(self) -> int:
+        """Requests the server is answering now (received, not yet answered), from /metrics."""
+        import httpx
+
+        for line in httpx.get(self.url + "/metrics", timeout=10).text.splitlines():
+            if line.startswith("bertlab_requests_in_flight "):
+                return int(float(line.split()[-1])) - 1  # not counting this request itself
+        raise RuntimeError("the server's /metrics has no bertlab_requests_in_flight")
+
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
