@@ -63,7 +63,7 @@ PAGE_FACTS = """() => ({
   widgetPictures: document.querySelectorAll('.widget-subarea img').length,
   math: document.querySelectorAll('.math.notranslate').length,
   mathUntypeset: [...document.querySelectorAll('.math.notranslate')]
-    .filter(m => !m.querySelector('.MathJax, .MathJax_Display, .MathJax_Preview')).length,
+    .filter(m => !m.querySelector('.MathJax, .MathJax_Display')).length,
   mathErrors: document.querySelectorAll('.MathJax_Error, .noError, merror').length,
   links: [...document.querySelectorAll('a[href]')].map(a => a.href),
   previous: document.querySelector('.prev-next-area a.left-prev')?.href ?? null,
@@ -173,7 +173,7 @@ class BookTab:
     def open(self, page: str):
         """Open a page of the book ('notebooks/08_encoder') and wait until it is drawn."""
         self.page.goto(self.site + page + ".html")
-        self.page.wait_for_function(READY, timeout=60_000)
+        self.page.wait_for_function(READY, timeout=30_000)
         self.page.evaluate(MATHJAX_DONE)
         return self.page
 
@@ -373,7 +373,7 @@ def answer(answer_area, letter: str) -> bool:
 def test_search_finds_chapters(browser, site):
     tab = BookTab(browser, site)
     tab.page.goto(site + "search.html?q=WordPiece")
-    tab.page.wait_for_function(READY, timeout=60_000)
+    tab.page.wait_for_function(READY, timeout=30_000)
     results = tab.page.locator("#search-results ul.search li a")
     results.first.wait_for(timeout=30_000)
     hrefs = results.evaluate_all("links => links.map(a => a.href)")
