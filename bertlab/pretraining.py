@@ -44,6 +44,8 @@ __all__ = [
     "MaskedLMOutput",
     "PretrainingSetup",
     "evaluate_pretraining",
+    "masked_labels",
+    "mlm_accuracy_on_texts",
     "most_frequent_token_baseline",
     "pretrain",
     "add_pretrain_command",
@@ -218,13 +220,21 @@ class BertForMaskedLM(_TiedDecoderMixin, BertWithHead):
 
 
 @torch.no_grad()
-def evaluate_pretraining(model: BertForPreTraining, batches) -> dict[str, float]:
-    """Held-out MLM accuracy (over the masked positions), NSP accuracy and the two losses."""
+def evaluate_pretraining(
+    model: BertForPreTraining, batches, mask_token_id: int | None = None
+) -> dict[str, float]:
+    """Held-out MLM accuracy (over the masked positions), NSP accuracy and the two losses.
+
+    `mlm_accuracy` counts every position chosen for prediction, as Google's
+    `masked_lm_accuracy` does, so the 10% left unchanged count too, and there the answer
+    is in the input. Given the `[MASK]` id, `mask_accuracy` and `eval_mask_loss` count
+    only the positions shown as `[MASK]`: the blanks the model must fill from the context.
+    """
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    mlm_correct = mlm_total = nsp_correct = nsp_total = 0
-    mlm_loss_sum = nsp_loss_sum = 0.0
+    counts = dict.fromkeys(("mlm_correct", "mlm", "mask_correct", "mask", "nsp_correct", "nsp"), 0)
+    mlm_loss_sum = nsp_loss_sum = mask_loss_sum = 0.0
     for batch in batches:
         batch = {
             k: v.to(device) if isinstance(v, torch.Tensor) else v
@@ -232,40 +242,117 @@ def evaluate_pretraining(model: BertForPreTraining, batches) -> dict[str, float]
             if k != "labelled_logits_only"
         }
         output = model(**batch, labelled_logits_only=True)
-        labels = batch["labels"][batch["labels"] != -100]
-        mlm_correct += int((output.prediction_logits.argmax(-1) == labels).sum())
-        mlm_loss_sum += float(output.mlm_loss) * len(labels)
-        mlm_total += len(labels)
+        keep = batch["labels"] != -100
+        right = output.prediction_logits.argmax(-1) == batch["labels"][keep]
+        counts["mlm_correct"] += int(right.sum())
+        counts["mlm"] += len(right)
+        mlm_loss_sum += float(output.mlm_loss) * len(right)
+        if mask_token_id is not None:
+            at_mask = batch["input_ids"][keep] == mask_token_id
+            counts["mask_correct"] += int(right[at_mask].sum())
+            counts["mask"] += int(at_mask.sum())
+            losses = F.cross_entropy(
+                output.prediction_logits.float(), batch["labels"][keep], reduction="none"
+            )
+            mask_loss_sum += float(losses[at_mask].sum())
         nsp = batch["next_sentence_label"]
-        nsp_correct += int((output.seq_relationship_logits.argmax(-1) == nsp).sum())
+        counts["nsp_correct"] += int((output.seq_relationship_logits.argmax(-1) == nsp).sum())
+        counts["nsp"] += len(nsp)
         nsp_loss_sum += float(output.nsp_loss) * len(nsp)
-        nsp_total += len(nsp)
     model.train(was_training)
-    if not mlm_total:
+    if not counts["mlm"]:
         raise ValueError("no evaluation batch had a masked token")
-    return {
-        "mlm_accuracy": mlm_correct / mlm_total,
-        "nsp_accuracy": nsp_correct / nsp_total,
-        "eval_mlm_loss": mlm_loss_sum / mlm_total,
-        "eval_nsp_loss": nsp_loss_sum / nsp_total,
+    metrics = {
+        "mlm_accuracy": counts["mlm_correct"] / counts["mlm"],
+        "nsp_accuracy": counts["nsp_correct"] / counts["nsp"],
+        "eval_mlm_loss": mlm_loss_sum / counts["mlm"],
+        "eval_nsp_loss": nsp_loss_sum / counts["nsp"],
     }
+    if counts["mask"]:
+        metrics["mask_accuracy"] = counts["mask_correct"] / counts["mask"]
+        metrics["eval_mask_loss"] = mask_loss_sum / counts["mask"]
+    return metrics
 
 
-def most_frequent_token_baseline(train_dataset, eval_dataset) -> tuple[int, float]:
+def masked_labels(dataset, at_mask_only: bool = False, mask_token_id: int | None = None):
+    """The labels of every position chosen for prediction in `dataset` (or only of those
+    shown as `[MASK]`), in order."""
+    for i in range(len(dataset)):
+        example = dataset[i]
+        for shown, label in zip(example["input_ids"], example["labels"]):
+            if label != -100 and (not at_mask_only or shown == mask_token_id):
+                yield label
+
+
+def most_frequent_token_baseline(
+    train_dataset, eval_dataset, mask_token_id: int | None = None
+) -> tuple[int, float]:
     """The MLM baseline: always predict the token most often masked in training; its
-    accuracy on the held-out masked positions. Returns (token id, accuracy)."""
+    accuracy on the held-out masked positions (only those shown as `[MASK]` when
+    `mask_token_id` is given). Returns (token id, accuracy)."""
     from collections import Counter
-
-    def masked_labels(dataset):
-        for i in range(len(dataset)):
-            yield from (label for label in dataset[i]["labels"] if label != -100)
 
     counts = Counter(masked_labels(train_dataset))
     if not counts:
         raise ValueError("the training data has no masked token")
     token = counts.most_common(1)[0][0]
-    held_out = list(masked_labels(eval_dataset))
+    held_out = list(masked_labels(eval_dataset, mask_token_id is not None, mask_token_id))
     return token, sum(label == token for label in held_out) / max(1, len(held_out))
+
+
+def mlm_accuracy_on_texts(
+    model: BertForPreTraining,
+    tokenizer,
+    texts: list[str],
+    *,
+    max_length: int = 64,
+    masked_lm_prob: float = 0.15,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """MLM accuracy on plain texts (say, text the model never trained on) and its baseline.
+
+    Each text becomes one segment `[CLS] text [SEP]` (cut to `max_length`), masked once
+    with Google's rule (`mask_tokens`, a fixed `seed`). Returns `mlm_accuracy` (every
+    predicted position) and `mask_accuracy` (those shown as `[MASK]`), each with the
+    best constant guess in hindsight beside it: the token most often masked in these very
+    texts, always predicted (`baseline_token`, `baseline_accuracy`,
+    `mask_baseline_accuracy`); and `masked_positions`.
+    """
+    from collections import Counter
+
+    from bertlab.pretraining_data import (
+        PretrainingBatches,
+        PretrainingCollator,
+        PretrainingDataset,
+        PretrainingInstance,
+    )
+
+    instances = []
+    for text in texts:
+        ids = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(text))[: max_length - 2]
+        if ids:
+            tokens = [tokenizer.cls_token_id, *ids, tokenizer.sep_token_id]
+            instances.append(PretrainingInstance(tokens, [0] * len(tokens), 0))
+    if not instances:
+        raise ValueError("no text to evaluate on: every text was empty after tokenization")
+    predictions = max(1, round(masked_lm_prob * max_length))
+    dataset = PretrainingDataset(
+        instances, tokenizer, masked_lm_prob=masked_lm_prob, max_predictions=predictions, seed=seed
+    )
+    collator = PretrainingCollator(tokenizer.pad_token_id, labelled_logits_only=True)
+    batches = PretrainingBatches(dataset, 64, collator, shuffle=False)
+    metrics = evaluate_pretraining(model, batches, tokenizer.mask_token_id)
+    labels = Counter(masked_labels(dataset))
+    token, count = labels.most_common(1)[0]
+    at_mask = list(masked_labels(dataset, True, tokenizer.mask_token_id))
+    return {
+        "mlm_accuracy": metrics["mlm_accuracy"],
+        "mask_accuracy": metrics.get("mask_accuracy", 0.0),
+        "baseline_token": tokenizer.convert_ids_to_tokens(token),
+        "baseline_accuracy": count / sum(labels.values()),
+        "mask_baseline_accuracy": at_mask.count(token) / max(1, len(at_mask)),
+        "masked_positions": sum(labels.values()),
+    }
 
 
 # ----------------------------------------------------------------------------- saving
@@ -286,23 +373,34 @@ def save_for_transformers(model: BertPreTrainedModel, tokenizer, folder: str | P
 class PretrainingSetup:
     """What `pretrain` builds: the vocabulary, the model's sizes, the instances and batches.
 
-    The defaults train a small BERT on a laptop CPU in minutes (notebook 09). Every field
-    is a flag of `bertlab pretrain` with the same name (`vocab_size` is `--vocab-size`).
+    Every field is a flag of `bertlab pretrain` with the same name (`vocab_size` is
+    `--vocab-size`). The defaults are sized for minutes on two CPU cores (notebook 09
+    explains the same choices): BERT-tiny's shape (2 layers, hidden 128, 2 heads; Turc
+    et al. 2019), a 4,000-piece vocabulary learned on the corpus (a small table is cheap
+    to score and each row is seen often), sequences of 64 tokens in batches of 32 (many
+    short steps: a small model first learns local context), masks redrawn every epoch
+    (RoBERTa's dynamic masking: a repeated sequence gets new blanks) and no dropout.
+    Dropout fights overfitting, which a budget of a few passes over the corpus does not
+    reach, and drawing its masks costs CPU time; it is a budget choice, not a rule: raise
+    `dropout` to 0.1 (BERT's) for long runs. BERT-base's own setting was 12 layers,
+    hidden 768, a 30,522-piece vocabulary, 128 tokens for 90% of its steps, static masks.
     """
 
     vocab: str | None = None
-    vocab_size: int = 8000
-    vocab_sentences: int = 50_000
-    layers: int = 4
-    hidden: int = 256
-    heads: int = 4
+    vocab_size: int = 4000
+    vocab_sentences: int = 20_000
+    layers: int = 2
+    hidden: int = 128
+    heads: int = 2
     intermediate: int | None = None
-    seq_length: int = 128
-    max_predictions: int = 20
+    dropout: float = 0.0
+    seq_length: int = 64
+    masked_lm_prob: float = 0.15
+    max_predictions: int | None = None
     short_seq_prob: float = 0.1
     dupe_factor: int = 1
     whole_word: bool = False
-    dynamic_masking: bool = False
+    dynamic_masking: bool = True
     batch_size: int = 32
     holdout_documents: int = 10
     max_documents: int | None = None
@@ -316,16 +414,25 @@ class PretrainingSetup:
             "hidden",
             "heads",
             "seq_length",
-            "max_predictions",
             "dupe_factor",
             "batch_size",
             "holdout_documents",
         )
-        for name in ("intermediate", "max_documents"):
+        for name in ("intermediate", "max_predictions", "max_documents"):
             if getattr(self, name) is not None:
                 check_positive(self, name)
-        if not 0 <= self.short_seq_prob <= 1:
-            raise ValueError(f"short_seq_prob must be in [0, 1], got {self.short_seq_prob}")
+        for name in ("short_seq_prob", "masked_lm_prob", "dropout"):
+            value = getattr(self, name)
+            if not 0 <= value <= (1 if name == "short_seq_prob" else 0.99):
+                raise ValueError(f"{name} must be a probability, got {value}")
+        if self.masked_lm_prob == 0:
+            raise ValueError("masked_lm_prob must be > 0: MLM needs masked tokens to predict")
+
+    @property
+    def predictions_per_sequence(self) -> int:
+        """The cap on masked positions: `max_predictions`, else 15% (`masked_lm_prob`) of
+        `seq_length` (Google pairs 128 tokens with 20, 512 with 80)."""
+        return self.max_predictions or max(1, round(self.masked_lm_prob * self.seq_length))
 
     def model_config(self, tokenizer) -> BertConfig:
         return BertConfig(
@@ -334,12 +441,28 @@ class PretrainingSetup:
             num_hidden_layers=self.layers,
             num_attention_heads=self.heads,
             intermediate_size=self.intermediate or 4 * self.hidden,
+            hidden_dropout_prob=self.dropout,
+            attention_probs_dropout_prob=self.dropout,
             pad_token_id=tokenizer.pad_token_id,
         )
 
 
+def split_documents(documents: list, setup: PretrainingSetup) -> tuple[list, list]:
+    """(training documents, held-out documents): the first `holdout_documents` documents
+    (at most a fifth of the corpus, at least 2) are kept out of everything, the vocabulary
+    included, so the held-out accuracy is measured on text the model never saw."""
+    holdout = min(setup.holdout_documents, max(2, len(documents) // 5))
+    if len(documents) - holdout < 2:
+        raise ValueError(
+            f"the corpus has {len(documents)} documents, too few: pretraining holds out 2+ "
+            "documents for evaluation and needs 2+ more to train on"
+        )
+    return documents[holdout:], documents[:holdout]
+
+
 def learn_tokenizer(documents, setup: PretrainingSetup):
-    """The vocabulary: `setup.vocab` when given, else WordPiece learned on the corpus (notebook 05)."""
+    """The vocabulary: `setup.vocab` when given, else WordPiece learned on the corpus (notebook 05)
+    from `vocab_sentences` sentences spread evenly over it."""
     from bertlab.tokenization import BertTokenizer, train_wordpiece_vocab
 
     if setup.vocab:
@@ -351,24 +474,28 @@ def learn_tokenizer(documents, setup: PretrainingSetup):
     return BertTokenizer(train_wordpiece_vocab(sentences, setup.vocab_size))
 
 
-def pretraining_data(documents, tokenizer, setup: PretrainingSetup, seed: int):
-    """Held-out documents first, then instances and masks for training and evaluation."""
+def pretraining_data(train_documents, heldout_documents, tokenizer, setup: PretrainingSetup, seed):
+    """Instances and masks: training (masks redrawn every epoch with `dynamic_masking`) and
+    held out (masks fixed, so every evaluation scores the same blanks)."""
     from bertlab.pretraining_data import PretrainingDataset, create_instances, tokenize_documents
 
-    tokenized = tokenize_documents(documents, tokenizer)
-    holdout = min(setup.holdout_documents, max(2, len(tokenized) // 5))
-    if len(tokenized) - holdout < 2:
-        raise ValueError(
-            f"the corpus has {len(tokenized)} documents, too few: pretraining holds out 2+ "
-            "documents for evaluation and needs 2+ more to train on"
-        )
     ids = dict(cls_token_id=tokenizer.cls_token_id, sep_token_id=tokenizer.sep_token_id)
     shape = dict(max_seq_length=setup.seq_length, short_seq_prob=setup.short_seq_prob)
     train_instances = create_instances(
-        tokenized[holdout:], **ids, **shape, dupe_factor=setup.dupe_factor, seed=seed
+        tokenize_documents(train_documents, tokenizer),
+        **ids,
+        **shape,
+        dupe_factor=setup.dupe_factor,
+        seed=seed,
     )
-    eval_instances = create_instances(tokenized[:holdout], **ids, **shape, seed=seed + 1)
-    masking = dict(max_predictions=setup.max_predictions, whole_word=setup.whole_word)
+    eval_instances = create_instances(
+        tokenize_documents(heldout_documents, tokenizer), **ids, **shape, seed=seed + 1
+    )
+    masking = dict(
+        masked_lm_prob=setup.masked_lm_prob,
+        max_predictions=setup.predictions_per_sequence,
+        whole_word=setup.whole_word,
+    )
     train_data = PretrainingDataset(
         train_instances, tokenizer, **masking, dynamic=setup.dynamic_masking, seed=seed
     )
@@ -386,8 +513,9 @@ def pretrain(
     """Corpus -> vocabulary -> instances -> MLM + NSP training -> a saved folder; returns a summary.
 
     The folder loads in bertlab (`bertlab.auto.load_model`) and in
-    `transformers.BertForPreTraining`; the summary gives held-out MLM accuracy beside the
-    most-frequent-token baseline.
+    `transformers.BertForPreTraining`; the summary and the last line logged give the
+    held-out MLM accuracy beside the most-frequent-token baseline, and the held-out NSP
+    accuracy beside the majority label.
     """
     from bertlab.checkpoints import save_folder
     from bertlab.data.corpus import load_corpus
@@ -400,40 +528,38 @@ def pretrain(
     documents = load_corpus(corpus)
     if setup.max_documents:
         documents = documents[: setup.max_documents]
-    log(f"corpus: {len(documents)} documents")
-    tokenizer = learn_tokenizer(documents, setup)
-    train_data, eval_data = pretraining_data(documents, tokenizer, setup, training.seed)
+    train_documents, heldout_documents = split_documents(documents, setup)
+    log(f"corpus: {len(train_documents)} documents to train on, {len(heldout_documents)} held out")
+    tokenizer = learn_tokenizer(train_documents, setup)
+    train_data, eval_data = pretraining_data(
+        train_documents, heldout_documents, tokenizer, setup, training.seed
+    )
     pad_id = tokenizer.require_token_id("pad_token", "batching")
     collator = PretrainingCollator(pad_id, labelled_logits_only=True)
     train_batches = PretrainingBatches(train_data, setup.batch_size, collator, shuffle=True)
     eval_batches = PretrainingBatches(eval_data, 64, collator, shuffle=False)
     log(
-        f"instances: {len(train_data)} train, {len(eval_data)} held out; vocabulary {tokenizer.vocab_size}"
+        f"instances: {len(train_data)} train, {len(eval_data)} held out; "
+        f"vocabulary {tokenizer.vocab_size}"
     )
     model = BertForPreTraining(setup.model_config(tokenizer))
-    history = train(model, train_batches, training, lambda m: evaluate_pretraining(m, eval_batches))
+    mask_id = tokenizer.mask_token_id
+    history = train(
+        model, train_batches, training, lambda m: evaluate_pretraining(m, eval_batches, mask_id)
+    )
     model.to("cpu")
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return {"rank": torch.distributed.get_rank(), "steps": history.last.get("step")}
-    token, baseline = most_frequent_token_baseline(train_data, eval_data)
-    final = history.last
-    result = {
-        "out": str(out),
-        "documents": len(documents),
-        "train_instances": len(train_data),
-        "eval_instances": len(eval_data),
-        "vocab_size": tokenizer.vocab_size,
-        "parameters": model.num_parameters,
-        "steps": final["step"],
-        "stop_reason": history.stop_reason,
-        "reproducible": history.reproducible,
-        "train_loss": final.get("loss"),
-        "mlm_accuracy": final.get("mlm_accuracy"),
-        "nsp_accuracy": final.get("nsp_accuracy"),
-        "most_frequent_token": tokenizer.convert_ids_to_tokens(token),
-        "most_frequent_token_accuracy": baseline,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
+    result = summarize(history, model, tokenizer, train_data, eval_data)
+    result = {"out": str(out), "documents": len(documents), **result}
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    log(
+        f"held-out MLM accuracy {result['mlm_accuracy']:.3f} ([MASK] positions only: "
+        f"{result['mask_accuracy']:.3f}) vs {result['most_frequent_token_accuracy']:.3f} "
+        f"({result['mask_baseline_accuracy']:.3f}) always predicting "
+        f"{result['most_frequent_token']!r}; NSP accuracy {result['nsp_accuracy']:.3f} vs "
+        f"{result['nsp_majority_accuracy']:.3f} always predicting the majority label"
+    )
     info = {"setup": asdict(setup), "training": asdict(training), "result": result}
 
     def write(folder: Path) -> None:
@@ -443,16 +569,89 @@ def pretrain(
     return result
 
 
+def nsp_majority_baseline(dataset) -> float:
+    """Accuracy of always answering the more frequent NSP label of `dataset`."""
+    not_next = sum(dataset[i]["next_sentence_label"] for i in range(len(dataset))) / len(dataset)
+    return max(not_next, 1 - not_next)
+
+
+def summarize(history, model, tokenizer, train_data, eval_data) -> dict[str, Any]:
+    """What `pretrain` returns: sizes, the budget used, the held-out scores and their baselines."""
+    token, baseline = most_frequent_token_baseline(train_data, eval_data)
+    _, mask_baseline = most_frequent_token_baseline(train_data, eval_data, tokenizer.mask_token_id)
+    final = history.last
+    return {
+        "train_instances": len(train_data),
+        "eval_instances": len(eval_data),
+        "vocab_size": tokenizer.vocab_size,
+        "parameters": model.num_parameters,
+        "steps": final["step"],
+        "stop_reason": history.stop_reason,
+        "reproducible": history.reproducible,
+        "train_loss": final.get("loss"),
+        "mlm_accuracy": final.get("mlm_accuracy"),
+        "mask_accuracy": final.get("mask_accuracy"),
+        "most_frequent_token": tokenizer.convert_ids_to_tokens(token),
+        "most_frequent_token_accuracy": baseline,
+        "mask_baseline_accuracy": mask_baseline,
+        "nsp_accuracy": final.get("nsp_accuracy"),
+        "nsp_majority_accuracy": nsp_majority_baseline(eval_data),
+    }
+
+
 # ----------------------------------------------------------------------------- the command
 
 
-def add_pretrain_command(commands) -> None:
-    """`bertlab pretrain`: one flag per `PretrainingSetup` field, plus the budget and schedule."""
+SETUP_HELP = {
+    "vocab": "an existing vocab.txt or folder instead of learning one",
+    "vocab_size": "WordPiece vocabulary learned on the corpus",
+    "vocab_sentences": "sentences the vocabulary is learned from, spread over the corpus",
+    "layers": "encoder layers",
+    "hidden": "hidden size",
+    "heads": "attention heads",
+    "intermediate": "feed-forward size (default: 4 x hidden)",
+    "dropout": "dropout of every layer (BERT: 0.1; 0 saves CPU time on a short budget)",
+    "seq_length": "tokens per instance, [CLS] and [SEP]s included",
+    "masked_lm_prob": "share of the tokens to predict",
+    "max_predictions": "cap on predicted tokens per instance (default: masked-lm-prob x seq-length)",
+    "short_seq_prob": "probability of a shorter target length",
+    "dupe_factor": "passes over the corpus to cut instances (each with other cuts)",
+    "whole_word": "mask all the WordPieces of a word together",
+    "dynamic_masking": "new masks every epoch (RoBERTa); --no-dynamic-masking masks once (BERT)",
+    "batch_size": "instances per optimizer step",
+    "holdout_documents": "documents kept out of training for the held-out scores",
+    "max_documents": "use only the first N documents of the corpus",
+}
+
+
+def add_setup_flags(parser) -> None:
+    """One flag per `PretrainingSetup` field, typed and checked like every bertlab flag."""
     import argparse
     from dataclasses import fields
 
+    from bertlab.flags import probability, whole_number
+
+    for setting in fields(PretrainingSetup):
+        flag = "--" + setting.name.replace("_", "-")
+        help_text = SETUP_HELP[setting.name]
+        if setting.default is not None and "default:" not in help_text:
+            help_text += " (default: %(default)s)"
+        if setting.type == "bool":
+            kind = dict(action=argparse.BooleanOptionalAction)
+        elif setting.name == "vocab":
+            kind = dict(type=str)
+        elif setting.type == "float":
+            kind = dict(type=probability)
+        else:
+            kind = dict(type=whole_number)
+        parser.add_argument(flag, default=setting.default, help=help_text, **kind)
+
+
+def add_pretrain_command(commands) -> None:
+    """`bertlab pretrain`: the corpus, the output, the budget and schedule, then the setup."""
+    import argparse
+
     from bertlab.flags import add_model_running_flags, positive_number, probability, whole_number
-    from bertlab.pretraining import PretrainingSetup
 
     description = "pretrain a small BERT with MLM + NSP on a text corpus (notebook 09)"
     parser = commands.add_parser("pretrain", help=description, description=description)
@@ -477,7 +676,7 @@ def add_pretrain_command(commands) -> None:
         "--max-steps", type=whole_number, default=None, help="optimizer step budget (default: none)"
     )
     add(
-        "--lr", type=positive_number, default=5e-4, help="peak learning rate (default: %(default)s)"
+        "--lr", type=positive_number, default=2e-3, help="peak learning rate (default: %(default)s)"
     )
     add(
         "--warmup-ratio",
@@ -508,26 +707,7 @@ def add_pretrain_command(commands) -> None:
         help="seeds the vocabulary sample, instances, masks and weights",
     )
     add("--no-progress", dest="quiet_progress", action="store_true", help=argparse.SUPPRESS)
-    for setting in fields(PretrainingSetup):
-        flag = "--" + setting.name.replace("_", "-")
-        if setting.type in ("bool",):
-            add(flag, action="store_true", help=f"{setting.name.replace('_', ' ')}")
-        elif setting.name == "vocab":
-            add(flag, default=None, help="an existing vocab.txt or folder instead of learning one")
-        elif setting.name == "short_seq_prob":
-            add(
-                flag,
-                type=probability,
-                default=setting.default,
-                help="probability of a shorter target sequence (default: %(default)s)",
-            )
-        else:
-            add(
-                flag,
-                type=whole_number,
-                default=setting.default,
-                help=f"{setting.name.replace('_', ' ')} (default: %(default)s)",
-            )
+    add_setup_flags(parser)
     add_model_running_flags(parser)
     parser.set_defaults(run=run_pretrain)
 

@@ -18,6 +18,7 @@ from bertlab.model import BertConfig
 from bertlab.pretraining import (
     BertForMaskedLM,
     BertForPreTraining,
+    BertForPreTrainingOutput,
     evaluate_pretraining,
     save_for_transformers,
 )
@@ -481,6 +482,43 @@ def test_evaluation_counts_masked_positions(tokenizer, real_tokenized, tiny_conf
         total += int(keep.sum())
     assert metrics["mlm_accuracy"] == pytest.approx(correct / total)
     assert 0 <= metrics["nsp_accuracy"] <= 1
+    assert "mask_accuracy" not in metrics  # only with the [MASK] id
+
+
+class Copier(torch.nn.Module):
+    """Predicts, at every position to predict, the token its input shows there."""
+
+    def __init__(self, vocab_size: int) -> None:
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.unused = torch.nn.Parameter(torch.zeros(1))  # evaluate_pretraining reads the device
+
+    def forward(self, input_ids, labels, next_sentence_label, **_):
+        shown = input_ids[labels != -100]
+        zero = torch.zeros(())
+        return BertForPreTrainingOutput(
+            prediction_logits=torch.nn.functional.one_hot(shown, self.vocab_size).float(),
+            seq_relationship_logits=torch.zeros(len(input_ids), 2),
+            mlm_loss=zero,
+            nsp_loss=zero,
+        )
+
+
+def test_mask_accuracy_counts_only_the_blanks(tokenizer, real_tokenized):
+    """A model that copies its input is right wherever the token was left unchanged and
+    never at [MASK]: `mlm_accuracy` counts every predicted position, `mask_accuracy` the blanks."""
+    instances = create_instances(real_tokenized, **special_ids(tokenizer), max_seq_length=64)[:60]
+    dataset = PretrainingDataset(instances, tokenizer)
+    batches = PretrainingBatches(dataset, 16, PretrainingCollator(0, True), shuffle=False)
+    metrics = evaluate_pretraining(Copier(tokenizer.vocab_size), batches, tokenizer.mask_token_id)
+    unchanged = predicted = 0
+    for i in range(len(dataset)):
+        example = dataset[i]
+        for shown, label in zip(example["input_ids"], example["labels"]):
+            predicted += label != -100
+            unchanged += label != -100 and shown == label
+    assert metrics["mask_accuracy"] == 0
+    assert metrics["mlm_accuracy"] == pytest.approx(unchanged / predicted) and unchanged > 0
 
 
 # ----------------------------------------------------------------------------- the command
@@ -535,3 +573,129 @@ def test_pretrain_command_rejects_bad_corpora(tmp_path):
         )
     with pytest.raises(SystemExit):  # argparse: "argument --max-steps: must be >= 1, got 0"
         cli("--corpus", str(SAMPLE), "--out", str(tmp_path / "c"), "--max-steps", "0", *TINY)
+
+
+# ----------------------------------------------------------------------------- the recipe's setup
+
+
+def test_setup_defaults_are_the_cpu_budget_recipe(tokenizer):
+    from bertlab.pretraining import PretrainingSetup
+
+    setup = PretrainingSetup()
+    config = setup.model_config(tokenizer)
+    assert (config.num_hidden_layers, config.hidden_size, config.num_attention_heads) == (2, 128, 2)
+    assert config.hidden_dropout_prob == config.attention_probs_dropout_prob == 0.0
+    assert setup.dynamic_masking and not setup.whole_word
+    assert setup.predictions_per_sequence == 10  # round(0.15 * 64), Google's rule
+    assert PretrainingSetup(seq_length=128).predictions_per_sequence == 19
+    assert PretrainingSetup(max_predictions=20).predictions_per_sequence == 20
+    assert PretrainingSetup(dropout=0.1).model_config(tokenizer).hidden_dropout_prob == 0.1
+    for bad in (
+        dict(dropout=1.5),
+        dict(masked_lm_prob=0.0),
+        dict(layers=0),
+        dict(max_predictions=0),
+    ):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            PretrainingSetup(**bad)
+
+
+def test_command_flags_fill_the_setup():
+    from bertlab.cli import build_parser
+
+    parse = build_parser().parse_args
+    args = parse(["pretrain", "--out", "x"])
+    assert args.dynamic_masking is True and args.dropout == 0.0 and args.lr == 2e-3
+    args = parse(
+        ["pretrain", "--out", "x", "--no-dynamic-masking", "--whole-word", "--dropout", "0.1"]
+    )
+    assert args.dynamic_masking is False and args.whole_word is True and args.dropout == 0.1
+    for bad in (["--dropout", "1"], ["--masked-lm-prob", "-0.1"], ["--max-predictions", "0"]):
+        with pytest.raises(SystemExit):
+            parse(["pretrain", "--out", "x", *bad])
+
+
+def corpus_with_a_rare_word(path: Path, chapters_with_it: range) -> Path:
+    """Eight chapters of the sample's sentences; `chapters_with_it` also say 'quorblex' a lot."""
+    sentences = [s for doc in read_documents(SAMPLE) for s in doc]
+    chapters = []
+    for c in range(8):
+        text = " ".join(sentences[(c * 9 + k) % len(sentences)] for k in range(9))
+        if c in chapters_with_it:
+            text += " The quorblex rang. " * 40
+        chapters.append(f"CHAPTER {c + 1}\n{text}\n")
+    path.write_text("\n".join(chapters), encoding="utf-8")
+    return path
+
+
+def test_heldout_documents_stay_out_of_the_vocabulary(tmp_path):
+    """The held-out chapters (the first ones) are unseen text: not even the vocabulary learns
+    from them. The same word in a training chapter does enter the vocabulary."""
+    flags = ["--max-steps", "1", "--batch-size", "4", "--vocab-size", "200"]
+    flags += ["--holdout-documents", "2", *TINY]
+    for chapters, expected in ((range(0, 2), False), (range(6, 8), True)):
+        corpus = corpus_with_a_rare_word(tmp_path / f"corpus{expected}.txt", chapters)
+        out = tmp_path / f"run{expected}"
+        cli("--corpus", str(corpus), "--out", str(out), *flags)
+        vocab = (out / "vocab.txt").read_text(encoding="utf-8").split("\n")
+        assert ("quorblex" in vocab) is expected
+
+
+def test_pretrain_command_reports_heldout_accuracy_beside_its_baselines(tmp_path, capsys):
+    result = cli(
+        "--corpus", str(SAMPLE), "--out", str(tmp_path / "run"), "--max-steps", "2",
+        "--batch-size", "4", "--vocab-size", "300", *TINY,
+    )  # fmt: skip
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last_line.startswith(f"held-out MLM accuracy {result['mlm_accuracy']:.3f}")
+    assert f"[MASK] positions only: {result['mask_accuracy']:.3f}" in last_line
+    assert f"vs {result['most_frequent_token_accuracy']:.3f}" in last_line
+    assert f"({result['mask_baseline_accuracy']:.3f})" in last_line
+    assert f"always predicting {result['most_frequent_token']!r}" in last_line
+    assert f"{result['nsp_accuracy']:.3f} vs {result['nsp_majority_accuracy']:.3f}" in last_line
+    assert 0.5 <= result["nsp_majority_accuracy"] <= 1
+
+
+def test_mlm_accuracy_on_texts_scores_google_masks_against_the_best_constant(
+    tokenizer, tiny_config
+):
+    from collections import Counter
+
+    from bertlab.pretraining import mlm_accuracy_on_texts
+
+    torch.manual_seed(0)
+    model = BertForPreTraining(small_config(tiny_config, tokenizer.vocab_size)).eval()
+    # one length for all (no padding), several of each so the baseline has a clear winner
+    texts = [f"the {word} sat on the mat, and the dog ran." for word in ("cat", "bird", "man")] * 5
+    scores = mlm_accuracy_on_texts(model, tokenizer, texts, max_length=16, seed=3)
+    # the same masks by hand: one [CLS] text [SEP] segment each, mask_tokens with its stream
+    right = total = right_at_mask = at_mask = 0
+    labels_seen, labels_at_mask = Counter(), Counter()
+    for index, text in enumerate(texts):
+        ids = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(text))[:14]
+        tokens = [tokenizer.cls_token_id, *ids, tokenizer.sep_token_id]
+        masked, labels = mask_tokens(
+            tokens, rng=random.Random(f"3-0-{index}"), vocab_size=tokenizer.vocab_size,
+            mask_token_id=tokenizer.mask_token_id,
+            special_ids={tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id},
+            max_predictions=2,
+        )  # fmt: skip
+        with torch.no_grad():
+            logits = model(torch.tensor([masked])).prediction_logits[0]
+        for position, label in enumerate(labels):
+            if label != -100:
+                guessed = int(logits[position].argmax() == label)
+                right, total = right + guessed, total + 1
+                labels_seen[label] += 1
+                if masked[position] == tokenizer.mask_token_id:
+                    right_at_mask, at_mask = right_at_mask + guessed, at_mask + 1
+                    labels_at_mask[label] += 1
+    assert scores["masked_positions"] == total
+    assert scores["mlm_accuracy"] == pytest.approx(right / total)
+    assert scores["mask_accuracy"] == pytest.approx(right_at_mask / at_mask)
+    token, count = labels_seen.most_common(1)[0]
+    assert scores["baseline_accuracy"] == pytest.approx(count / total)
+    assert scores["mask_baseline_accuracy"] == pytest.approx(labels_at_mask[token] / at_mask)
+    assert scores["baseline_token"] == tokenizer.convert_ids_to_tokens(token)
+    with pytest.raises(ValueError, match="no text"):
+        mlm_accuracy_on_texts(model, tokenizer, ["", "   "])
