@@ -30,12 +30,12 @@ machine: setup
 	$(BIN)/python tools/machine_info.py
 
 lint: setup
-	$(BIN)/ruff check bertlab tests benchmarks notebooks solutions tools
-	$(BIN)/ruff format --check bertlab tests benchmarks notebooks solutions tools
+	$(BIN)/ruff check bertlab tests benchmarks notebooks solutions tools book
+	$(BIN)/ruff format --check bertlab tests benchmarks notebooks solutions tools book
 
 format: setup
-	$(BIN)/ruff check --fix bertlab tests benchmarks notebooks solutions tools
-	$(BIN)/ruff format bertlab tests benchmarks notebooks solutions tools
+	$(BIN)/ruff check --fix bertlab tests benchmarks notebooks solutions tools book
+	$(BIN)/ruff format bertlab tests benchmarks notebooks solutions tools book
 
 test-unit: setup
 	MPLBACKEND=Agg $(BIN)/pytest -m "not browser" tests
