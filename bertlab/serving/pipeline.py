@@ -48,11 +48,11 @@ TASK_ALIASES = {
 }
 """Other names for the tasks: `transformers`' aliases and bertlab's task names (`bertlab predict ner`)."""
 ONNX_FILE = "model.onnx"
+"""Where `bertlab export` writes the graph inside a model folder unless told otherwise."""
 PASS_COST = 48
 """The fixed cost of one forward pass, in tokens' worth of compute. For MiniLM on one CPU thread,
 one short text alone cost as much as 25 to 50 more tokens inside a large batch (two x86
 machines; notebook 14 measures it on yours). `length_groups` pads no more than this a pass."""
-"""Where `bertlab export` writes the graph inside a model folder unless told otherwise."""
 
 
 def task_name(task: str) -> str:
@@ -70,6 +70,9 @@ class Pipeline:
     "question" and "context", or `pipe(question=..., context=...)`). `predict(items)` is
     the list form that the server's micro-batcher calls with the inputs of many requests.
     """
+
+    pass_cost = PASS_COST
+    """Padding tolerated in a forward pass before it is split (`length_groups`); set it per pipeline."""
 
     def __init__(self, steps: TaskSteps, backend, source: str = "") -> None:
         self.steps = steps
@@ -137,7 +140,11 @@ class Pipeline:
     def from_model(
         cls, model: nn.Module, tokenizer, *, task: str | None = None, device=None, **settings: Any
     ) -> Pipeline:
-        """The pipeline of a model in memory (a notebook's freshly fine-tuned one), PyTorch backend."""
+        """The pipeline of a model in memory (a notebook's freshly fine-tuned one), PyTorch backend.
+
+        The model is put in eval mode (and on `device`, when given): call `.train()` to go on
+        training it.
+        """
         architecture = type(model).__name__
         if architecture not in STEPS:
             raise ValueError(f"no pipeline for {architecture}: use one of {list(STEPS)}")
@@ -155,6 +162,8 @@ class Pipeline:
             inputs = dict(keywords)
         elif keywords:
             raise TypeError(f"unexpected keyword arguments {sorted(keywords)}")
+        if inputs is None:
+            raise ValueError("no inputs: give a text, a list of texts (or question= and context=)")
         single = isinstance(inputs, (str, dict))
         results = self.predict([inputs] if single else list(inputs))
         return results[0] if single else results
@@ -191,8 +200,6 @@ class Pipeline:
                     for name, value in outputs.items()
                 }
         return rows
-
-    pass_cost = PASS_COST
 
 
 def length_groups(lengths: Sequence[int], max_rows: int, pass_cost: int = 0) -> list[list[int]]:

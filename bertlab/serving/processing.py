@@ -116,9 +116,9 @@ class TokenClassificationSettings(ner.NerSettings):
     """NER's settings plus how sub-token predictions become word predictions.
 
     `aggregation="words"` (bertlab's, the default): the text is cut into words as
-    `bertlab.tasks.ner.split_words` does ("U.S.", "well-known" stay one word, as in
-    CoNLL-2003) and each word takes the label of its first WordPiece, the piece it was
-    trained on (notebook 11). `aggregation="first"`: `transformers`' rule
+    `bertlab.tasks.ner.split_words` does ("well-known" and "U.S" stay whole, close to
+    CoNLL-2003's tokens) and each word takes the label of its first WordPiece, the piece it
+    was trained on (notebook 11); this is what `bertlab predict ner` answers. `aggregation="first"`: `transformers`' rule
     (`aggregation_strategy="first"`): a word is a run of WordPieces joined by "##",
     so BERT's pre-tokenizer splits "U.S." into four words. Both group words into
     entities by the IOB2 tags (seqeval's rule, which `transformers` also applies) and

@@ -19,9 +19,10 @@ FastAPI's /docs and /redoc pages are off: they load their scripts from a CDN.
 
 What keeps it standing (tests/test_serving_server.py tries each):
 
-- Requests are checked before they reach the model: malformed or empty JSON, wrong
-  types, unknown fields, too many texts, too-long texts and blank texts get a 422 (413
-  for a body over the byte limit) with a JSON body whose `error` says what is wrong.
+- Requests are checked before they reach the model, and each refusal is JSON whose `error`
+  says what is wrong: 422 for malformed or empty JSON, wrong types, unknown fields, too many,
+  too long or blank texts; 413 for a body over the byte limit; 415 for a body not sent as
+  JSON; 400 for one that is not UTF-8.
 - The model runs in one worker thread, off the event loop, on micro-batches
   (batcher.py); a full queue answers 503 with `Retry-After` at once.
 - An unexpected failure answers 500 for that request only; the server keeps serving.
@@ -351,13 +352,14 @@ def create_app(pipe: Pipeline, settings: ServerSettings | None = None):
         lifespan=lifespan,
     )
     endpoint = ENDPOINTS[pipe.task]
-    guard = Guard(app, settings, None, {endpoint, "/", "/health", "/metrics", "/openapi.json"})
     metrics = server_metrics(lambda: batcher.waiting, lambda: guard.in_flight)
-    guard.metrics = metrics
-    batcher.on_batch = lambda size, seconds: (
-        metrics.batch_size.observe(size),
-        metrics.forward.observe(seconds),
-    )
+    guard = Guard(app, settings, metrics, {endpoint, "/", "/health", "/metrics", "/openapi.json"})
+
+    def note_batch(size: int, seconds: float) -> None:
+        metrics.batch_size.observe(size)
+        metrics.forward.observe(seconds)
+
+    batcher.on_batch = note_batch
     add_error_handlers(app, settings)
     add_task_endpoint(app, pipe, batcher, settings, endpoint)
     add_service_endpoints(app, pipe, batcher, settings, metrics, endpoint)
