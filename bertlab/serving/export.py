@@ -232,7 +232,12 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     description = "export a model folder's network to ONNX, checked against PyTorch (notebook 14)"
     parser = commands.add_parser("export", help=description, description=description)
     parser.add_argument("--model", required=True, help="a model folder bertlab wrote")
-    parser.add_argument("--format", choices=("onnx",), default="onnx", help="only onnx")
+    parser.add_argument(
+        "--format",
+        choices=("onnx",),
+        default="onnx",
+        help="the format to write (default: onnx, the only one)",
+    )
     parser.add_argument("--out", help=f"the file to write (default: MODEL/{ONNX_FILE})")
     parser.add_argument(
         "--opset",

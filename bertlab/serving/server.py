@@ -91,6 +91,18 @@ class ServerSettings:
                 raise ValueError(f"{name} must be {'>= 0' if name == 'max_wait_ms' else '>= 1'}")
 
 
+SETTING_HELP = {
+    "max_batch_size": "most inputs one forward pass runs (micro-batching)",
+    "max_wait_ms": "how long the first request of a batch waits for others to join it",
+    "max_queue": "inputs waiting at most; beyond it requests get 503 with Retry-After",
+    "max_texts": "most texts in one request",
+    "max_chars": "longest text accepted, in characters",
+    "max_context_chars": "longest QA context accepted, in characters",
+    "max_body_bytes": "largest request body accepted",
+    "retry_after_seconds": "the Retry-After a 503 answer carries",
+}
+
+
 # --------------------------------------------------------------------------- request and response bodies
 
 
@@ -570,21 +582,42 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     add(
         "--port", type=int, default=8000, help="the port; 0 picks a free one (default: %(default)s)"
     )
-    add("--backend", choices=("torch", "onnx"), default="torch", help="(default: %(default)s)")
+    add(
+        "--backend",
+        choices=("torch", "onnx"),
+        default="torch",
+        help="run the model with PyTorch or with ONNX Runtime on `bertlab export`'s file "
+        "(default: %(default)s)",
+    )
     add(
         "--onnx",
         dest="onnx_path",
         help="the ONNX file for --backend onnx (default: MODEL/model.onnx)",
     )
-    add("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch backend's device")
+    add(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where the torch backend runs: a CUDA GPU when present with auto (default: %(default)s)",
+    )
     add("--threads", type=whole_number, help="CPU threads for the model (default: the library's)")
     defaults = ServerSettings()
     for name, value in asdict(defaults).items():
         kind = positive_number if isinstance(value, float) else whole_number
         if name == "max_wait_ms":
             kind = non_negative_number
-        add("--" + name.replace("_", "-"), type=kind, default=value, help="(default: %(default)s)")
-    add("--log-level", choices=("critical", "error", "warning", "info", "debug"), default="warning")
+        add(
+            "--" + name.replace("_", "-"),
+            type=kind,
+            default=value,
+            help=f"{SETTING_HELP[name]} (default: %(default)s)",
+        )
+    add(
+        "--log-level",
+        choices=("critical", "error", "warning", "info", "debug"),
+        default="warning",
+        help="how much uvicorn logs (default: %(default)s)",
+    )
     add("--watch-stdin", action="store_true", help="stop when standard input closes")
     parser.set_defaults(run=run_serve)
 
