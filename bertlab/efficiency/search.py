@@ -58,7 +58,9 @@ class SmallFineTuning:
     on the dev batches `evaluations` times (the last score is the trial's).
 
     The params are `lr` and `batch_size`; `report(examples_so_far, score)` may raise
-    `Pruned` to stop the run (Optuna's pruner does).
+    `Pruned` to stop the run (Optuna's pruner does). `lr_multipliers` is passed to the
+    `TrainingConfig` (e.g. {"classifier": 10.0}: a new head learns faster, as in
+    `bertlab finetune`).
     """
 
     def __init__(
@@ -72,8 +74,10 @@ class SmallFineTuning:
         evaluations: int = 3,
         pad_token_id: int = 0,
         seed: int = 0,
+        lr_multipliers: dict[str, float] | None = None,
     ) -> None:
         self.model, self.features = model, features
+        self.lr_multipliers = dict(lr_multipliers or {})
         self.dev_batches, self.dev_labels = dev_batches, list(dev_labels)
         self.examples, self.evaluations = examples, evaluations
         self.pad_token_id, self.seed = pad_token_id, seed
@@ -95,6 +99,7 @@ class SmallFineTuning:
             eval_every=max(1, math.ceil(steps / self.evaluations)),
             seed=self.seed,
             progress=False,
+            lr_multipliers=self.lr_multipliers,
         )
         batches = BucketedBatches(
             self.features, batch_size, pad_token_id=self.pad_token_id, seed=self.seed
