@@ -239,3 +239,7 @@ def test_semantic_search_returns_the_most_similar_rows_best_first(minilm, tokeni
     assert semantic_search(vectors[:1], vectors[:2], top_k=10)[1].shape == (1, 2)
     with pytest.raises(ValueError, match="queries have 384 dimensions, the corpus 16"):
         semantic_search(vectors[:1], torch.randn(3, 16))
+    with pytest.raises(ValueError, match="top_k must be at least 1, got 0"):
+        semantic_search(vectors[:1], vectors, top_k=0)
+    with pytest.raises(ValueError, match="nothing to embed"):
+        sentence_embeddings(minilm, tokenizer, [])

@@ -326,6 +326,8 @@ def sentence_embeddings(
     has no pooler). `model` is a `BertModel` or any task model holding one as `.bert`. With
     `normalize`, every vector has length 1, so a dot product is the cosine similarity.
     """
+    if not texts:
+        raise ValueError("nothing to embed: the list of texts is empty")
     settings = settings or ClassificationSettings()
     encoder = getattr(model, "bert", model)
     was_training = encoder.training
@@ -362,6 +364,8 @@ def semantic_search(
 
     Both are [n_queries, top_k], best first. Rows need not be normalised beforehand.
     """
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
     if queries.shape[-1] != corpus.shape[-1]:
         raise ValueError(
             f"queries have {queries.shape[-1]} dimensions, the corpus {corpus.shape[-1]}: "
