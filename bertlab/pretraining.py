@@ -50,6 +50,7 @@ __all__ = [
     "pretrain",
     "add_pretrain_command",
     "save_for_transformers",
+    "start_positions_from_sinusoids",
 ]
 
 
@@ -214,6 +215,24 @@ class BertForMaskedLM(_TiedDecoderMixin, BertWithHead):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
+
+
+@torch.no_grad()
+def start_positions_from_sinusoids(model: BertPreTrainedModel) -> None:
+    """Start the learned position table from the Transformer's sinusoids (notebook 07),
+    scaled to the spread BERT initialises it with (std = `initializer_range`, 0.02).
+
+    The table stays a learned parameter, and the checkpoint stays a BERT checkpoint. What
+    changes is the start: random rows know nothing about order, so a fresh model must
+    first learn which positions are neighbours before attention can use the words next to
+    a blank; sinusoids of nearby positions are already similar. Notebook 09 starts this way
+    to get past that phase within minutes; BERT itself starts from random rows.
+    """
+    from bertlab.embeddings import sinusoidal_encoding
+
+    table = model.bert.embeddings.position_embeddings.weight
+    sines = sinusoidal_encoding(table.shape[0], table.shape[1]).to(table.device, table.dtype)
+    table.copy_(sines * (model.config.initializer_range / sines.std()))
 
 
 # ----------------------------------------------------------------------------- evaluation

@@ -31,7 +31,7 @@ from bertlab.pretraining_data import (
     tokenize_documents,
     truncate_seq_pair,
 )
-from bertlab.testing import DEEP, assert_close
+from bertlab.testing import DEEP, SHALLOW, assert_close
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "corpus_sample.txt"
@@ -699,3 +699,22 @@ def test_mlm_accuracy_on_texts_scores_google_masks_against_the_best_constant(
     assert scores["baseline_token"] == tokenizer.convert_ids_to_tokens(token)
     with pytest.raises(ValueError, match="no text"):
         mlm_accuracy_on_texts(model, tokenizer, ["", "   "])
+
+
+def test_sinusoidal_start_is_still_a_learned_bert_position_table(tmp_path, tiny_config):
+    from bertlab.embeddings import sinusoidal_encoding
+    from bertlab.pretraining import start_positions_from_sinusoids
+
+    torch.manual_seed(0)
+    model = BertForPreTraining(small_config(tiny_config, 100))
+    start_positions_from_sinusoids(model)
+    table = model.bert.embeddings.position_embeddings.weight
+    assert table.requires_grad  # still a parameter the optimizer trains
+    sines = sinusoidal_encoding(*table.shape)
+    assert_close(table.detach(), sines * (0.02 / sines.std()), ulps=SHALLOW)
+    assert table.std().item() == pytest.approx(model.config.initializer_range, rel=1e-3)
+    neighbours = torch.nn.functional.cosine_similarity(table[:-1], table[1:], dim=-1)
+    assert neighbours.min() > 0.5  # nearby positions start alike (random rows: about 0)
+    model.save_pretrained(tmp_path)
+    theirs = transformers.BertForPreTraining.from_pretrained(tmp_path)
+    assert torch.equal(theirs.bert.embeddings.position_embeddings.weight, table.detach())
