@@ -398,7 +398,9 @@ class PretrainingSetup:
     et al. 2019), a 4,000-piece vocabulary learned on the corpus (a small table is cheap
     to score and each row is seen often), sequences of 64 tokens in batches of 32 (many
     short steps: a small model first learns local context), masks redrawn every epoch
-    (RoBERTa's dynamic masking: a repeated sequence gets new blanks) and no dropout.
+    (RoBERTa's dynamic masking: a repeated sequence gets new blanks), the learned position
+    table started from sinusoids (`start_positions_from_sinusoids`, not BERT's recipe: it
+    gets a small model past the frequent-token phase sooner) and no dropout.
     Dropout fights overfitting, which a budget of a few passes over the corpus does not
     reach, and drawing its masks costs CPU time; it is a budget choice, not a rule: raise
     `dropout` to 0.1 (BERT's) for long runs. BERT-base's own setting was 12 layers,
@@ -413,6 +415,7 @@ class PretrainingSetup:
     heads: int = 2
     intermediate: int | None = None
     dropout: float = 0.0
+    sinusoidal_positions: bool = True
     seq_length: int = 64
     masked_lm_prob: float = 0.15
     max_predictions: int | None = None
@@ -562,6 +565,8 @@ def pretrain(
         f"vocabulary {tokenizer.vocab_size}"
     )
     model = BertForPreTraining(setup.model_config(tokenizer))
+    if setup.sinusoidal_positions:
+        start_positions_from_sinusoids(model)
     mask_id = tokenizer.mask_token_id
     history = train(
         model, train_batches, training, lambda m: evaluate_pretraining(m, eval_batches, mask_id)
@@ -630,6 +635,7 @@ SETUP_HELP = {
     "heads": "attention heads",
     "intermediate": "feed-forward size (default: 4 x hidden)",
     "dropout": "dropout of every layer (BERT: 0.1; 0 saves CPU time on a short budget)",
+    "sinusoidal_positions": "start the learned positions from sinusoids (BERT: random rows)",
     "seq_length": "tokens per instance, [CLS] and [SEP]s included",
     "masked_lm_prob": "share of the tokens to predict",
     "max_predictions": "cap on predicted tokens per instance (default: masked-lm-prob x seq-length)",

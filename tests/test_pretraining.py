@@ -585,7 +585,7 @@ def test_setup_defaults_are_the_cpu_budget_recipe(tokenizer):
     config = setup.model_config(tokenizer)
     assert (config.num_hidden_layers, config.hidden_size, config.num_attention_heads) == (2, 128, 2)
     assert config.hidden_dropout_prob == config.attention_probs_dropout_prob == 0.0
-    assert setup.dynamic_masking and not setup.whole_word
+    assert setup.dynamic_masking and setup.sinusoidal_positions and not setup.whole_word
     assert setup.predictions_per_sequence == 10  # round(0.15 * 64), Google's rule
     assert PretrainingSetup(seq_length=128).predictions_per_sequence == 19
     assert PretrainingSetup(max_predictions=20).predictions_per_sequence == 20
@@ -718,3 +718,28 @@ def test_sinusoidal_start_is_still_a_learned_bert_position_table(tmp_path, tiny_
     model.save_pretrained(tmp_path)
     theirs = transformers.BertForPreTraining.from_pretrained(tmp_path)
     assert torch.equal(theirs.bert.embeddings.position_embeddings.weight, table.detach())
+
+
+def test_pretrain_command_starts_positions_as_asked(tmp_path):
+    """--no-sinusoidal-positions trains from BERT's random start: one step later, the table is
+    still near its random start, far from the sinusoids it starts from by default."""
+    from bertlab.embeddings import sinusoidal_encoding
+
+    flags = [
+        "--corpus",
+        str(SAMPLE),
+        "--max-steps",
+        "1",
+        "--batch-size",
+        "4",
+        "--vocab-size",
+        "300",
+    ]
+    distances = {}
+    for choice in ("--sinusoidal-positions", "--no-sinusoidal-positions"):
+        out = tmp_path / choice
+        cli(*flags, "--out", str(out), choice, *TINY, "--lr", "1e-5")
+        table = BertForPreTraining.from_pretrained(out).bert.embeddings.position_embeddings.weight
+        sines = sinusoidal_encoding(*table.shape)
+        distances[choice] = float((table - sines * (0.02 / sines.std())).abs().max())
+    assert distances["--sinusoidal-positions"] < 1e-3 < distances["--no-sinusoidal-positions"]
