@@ -13,7 +13,9 @@ Notebook 13 compares every way of making BERT cheaper with the same four rulers,
   watches every PyTorch operator (a `TorchDispatchMode`), so the numbers are the same
   on every run; scratch memory a single kernel allocates inside itself is not seen.
 - `weight_bytes`, `folder_bytes`: the model in memory and on disk.
-- `throughput`, `predict_labels`: examples per second and the predictions over a data set.
+- `multiply_adds_per_token`: the work a token costs, the count pruning and distillation cut.
+- `batches_of`, `predict_labels`: the batches `bertlab evaluate` would make, and the
+  predicted labels over them.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import statistics
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -215,28 +216,6 @@ def batches_of(features: Sequence[dict], batch_size: int, pad_token_id: int = 0)
         {key: batch[key] for key in MODEL_INPUTS if key in batch}
         for _, batch in sorted_batches(features, batch_size, pad_token_id)
     ]
-
-
-def throughput(
-    model: nn.Module | Callable,
-    batches: Sequence[dict],
-    *,
-    repeats: int = 3,
-    warmup: int = 1,
-    context: Callable[[], object] | None = None,
-) -> float:
-    """Examples per second over `batches`: the median of `repeats` timed passes after `warmup`.
-
-    `context` (e.g. `lambda: autocast("bf16", cpu)`) wraps every pass.
-    """
-    examples = sum(len(batch["input_ids"]) for batch in batches)
-
-    def one_pass() -> None:
-        with context() if context is not None else nullcontext():
-            for batch in batches:
-                model(**batch)
-
-    return examples / time_call(one_pass, warmup=warmup, repeats=repeats).median
 
 
 @torch.no_grad()
