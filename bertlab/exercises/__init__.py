@@ -21,10 +21,8 @@ For notebook authors: `bertlab/exercises/nbNN.py`
 One module a notebook (nb04.py, nb08b.py) defines two lists; it is imported only when a learner
 first asks for one of its ids, so it may import torch and bertlab freely:
 
-    from bertlab.exercises import (
-        Case, ChoiceQuestion, Computed, FunctionExercise, Mistake, NumberQuestion, OpenExercise,
-        Option, ValueExercise,
-    )
+    from bertlab.exercises.core import Case, Computed, FunctionExercise, Mistake, OpenExercise, ...
+    from bertlab.exercises.questions import ChoiceQuestion, NumberQuestion, Option
 
     EXERCISES = [
         ValueExercise(

@@ -12,17 +12,15 @@ import torch
 from torch import nn
 
 from bertlab import functional as bf
-from bertlab.exercises import (
+from bertlab.exercises.core import (
     Case,
-    ChoiceQuestion,
     Computed,
     FunctionExercise,
     Mistake,
-    NumberQuestion,
     OpenExercise,
-    Option,
     ValueExercise,
 )
+from bertlab.exercises.questions import ChoiceQuestion, NumberQuestion, Option
 
 # --- 01.1: tanh from the sigmoid ------------------------------------------------------------
 

@@ -12,16 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from bertlab import functional as bf
-from bertlab.exercises import (
-    Case,
-    ChoiceQuestion,
-    Computed,
-    FunctionExercise,
-    Mistake,
-    NumberQuestion,
-    Option,
-    ValueExercise,
-)
+from bertlab.exercises.core import Case, Computed, FunctionExercise, Mistake, ValueExercise
+from bertlab.exercises.questions import ChoiceQuestion, NumberQuestion, Option
 
 # --- 02.1: stable binary cross-entropy --------------------------------------------------------
 

@@ -13,16 +13,8 @@ from collections import deque
 import torch
 
 from bertlab.autograd import MLP, Value, topological_order
-from bertlab.exercises import (
-    Case,
-    ChoiceQuestion,
-    FunctionExercise,
-    Mistake,
-    NumberQuestion,
-    OpenExercise,
-    Option,
-    ValueExercise,
-)
+from bertlab.exercises.core import Case, FunctionExercise, Mistake, OpenExercise, ValueExercise
+from bertlab.exercises.questions import ChoiceQuestion, NumberQuestion, Option
 
 # --- 03.1: a new operation --------------------------------------------------------------------
 

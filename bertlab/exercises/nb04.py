@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import torch
 
-from bertlab.exercises import (
+from bertlab.exercises.core import (
     Case,
-    ChoiceQuestion,
     Computed,
     FunctionExercise,
     Mistake,
-    NumberQuestion,
     OpenExercise,
-    Option,
     ValueExercise,
 )
+from bertlab.exercises.questions import ChoiceQuestion, NumberQuestion, Option
 
 STEEP_CURVATURE, MOMENTUM = 25.0, 0.9  # the notebook's quadratic (x² + 25 y²) / 2
 

@@ -9,14 +9,8 @@ from __future__ import annotations
 
 import unicodedata
 
-from bertlab.exercises import (
-    ChoiceQuestion,
-    FunctionExercise,
-    Mistake,
-    NumberQuestion,
-    OpenExercise,
-    Option,
-)
+from bertlab.exercises.core import FunctionExercise, Mistake, OpenExercise
+from bertlab.exercises.questions import ChoiceQuestion, NumberQuestion, Option
 
 CASED_TEXTS = [
     "Café Ærøskøbing, naïve!",

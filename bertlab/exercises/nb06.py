@@ -10,16 +10,8 @@ import math
 
 import torch
 
-from bertlab.exercises import (
-    Case,
-    ChoiceQuestion,
-    FunctionExercise,
-    Mistake,
-    NumberQuestion,
-    OpenExercise,
-    Option,
-    ValueExercise,
-)
+from bertlab.exercises.core import Case, FunctionExercise, Mistake, OpenExercise, ValueExercise
+from bertlab.exercises.questions import ChoiceQuestion, NumberQuestion, Option
 
 # --- 06.1: attention with a padding mask ------------------------------------------------------
 

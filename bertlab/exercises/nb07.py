@@ -9,17 +9,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from bertlab.exercises import (
+from bertlab.exercises.core import (
     Case,
-    ChoiceQuestion,
     Computed,
     FunctionExercise,
     Mistake,
-    NumberQuestion,
     OpenExercise,
-    Option,
     ValueExercise,
 )
+from bertlab.exercises.questions import ChoiceQuestion, NumberQuestion, Option
 
 # --- 07.1: the sinusoidal table -----------------------------------------------------------------
 

@@ -13,15 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bertlab.exercises import (
-    Case,
-    ChoiceQuestion,
-    FunctionExercise,
-    Mistake,
-    NumberQuestion,
-    OpenExercise,
-    Option,
-)
+from bertlab.exercises.core import Case, FunctionExercise, Mistake, OpenExercise
+from bertlab.exercises.questions import ChoiceQuestion, NumberQuestion, Option
 
 # --- 07b.1: LayerNorm ---------------------------------------------------------------------------
 

@@ -8,15 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bertlab.exercises import (
-    Case,
-    ChoiceQuestion,
-    FunctionExercise,
-    Mistake,
-    NumberQuestion,
-    OpenExercise,
-    Option,
-)
+from bertlab.exercises.core import Case, FunctionExercise, Mistake, OpenExercise
+from bertlab.exercises.questions import ChoiceQuestion, NumberQuestion, Option
 
 
 def _random_attention(heads: int, n: int, seed: int) -> np.ndarray:

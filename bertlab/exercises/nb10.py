@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import torch
 
-from bertlab.exercises import (
+from bertlab.exercises.core import (
     Case,
-    ChoiceQuestion,
     Computed,
     FunctionExercise,
     Mistake,
-    NumberQuestion,
     OpenExercise,
-    Option,
     ValueExercise,
 )
+from bertlab.exercises.questions import ChoiceQuestion, NumberQuestion, Option
 
 # --- 10.1: a one-class predictor on SST-2 -----------------------------------------------------
 

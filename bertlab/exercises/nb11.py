@@ -6,17 +6,15 @@ a reference written here; the solutions are in solutions/11_named_entity_recogni
 
 from __future__ import annotations
 
-from bertlab.exercises import (
+from bertlab.exercises.core import (
     Case,
-    ChoiceQuestion,
     Computed,
     FunctionExercise,
     Mistake,
-    NumberQuestion,
     OpenExercise,
-    Option,
     ValueExercise,
 )
+from bertlab.exercises.questions import ChoiceQuestion, NumberQuestion, Option
 
 # --- 11.1: labels on every piece -----------------------------------------------------------------
 

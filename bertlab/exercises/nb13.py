@@ -10,17 +10,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from bertlab.exercises import (
+from bertlab.exercises.core import (
     Case,
-    ChoiceQuestion,
     Computed,
     FunctionExercise,
     Mistake,
-    NumberQuestion,
     OpenExercise,
-    Option,
     ValueExercise,
 )
+from bertlab.exercises.questions import ChoiceQuestion, NumberQuestion, Option
 
 FP16_MAX = 65504.0
 LARGEST_GRADIENT = 3.2  # the exercise's run: the largest |gradient| entry, in fp32

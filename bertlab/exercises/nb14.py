@@ -10,16 +10,8 @@ from __future__ import annotations
 
 import math
 
-from bertlab.exercises import (
-    Case,
-    ChoiceQuestion,
-    FunctionExercise,
-    Mistake,
-    NumberQuestion,
-    OpenExercise,
-    Option,
-    ValueExercise,
-)
+from bertlab.exercises.core import Case, FunctionExercise, Mistake, OpenExercise, ValueExercise
+from bertlab.exercises.questions import ChoiceQuestion, NumberQuestion, Option
 
 # --- 14.1: words from WordPieces -----------------------------------------------------------------
 
