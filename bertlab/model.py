@@ -248,6 +248,20 @@ class BertModelOutput(ModelOutput):
     attentions: tuple[torch.Tensor, ...] | None = None
 
 
+@dataclass
+class LogitsOutput(ModelOutput):
+    """What a head with one set of logits returns: loss (given targets), logits, the encoder's extras.
+
+    The output classes of masked-LM, sequence and token classification subclass it (Hugging
+    Face's `MaskedLMOutput`, `SequenceClassifierOutput`, `TokenClassifierOutput` have these fields).
+    """
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
 # ----------------------------------------------------------------------------- layers
 
 
@@ -561,3 +575,21 @@ class BertWithHead(BertPreTrainedModel):
 
     def head_output(self, encoded: BertModelOutput, **targets: Any) -> ModelOutput:
         raise NotImplementedError(f"{type(self).__name__} must define head_output")
+
+
+class BertWithClassifier(BertWithHead):
+    """BERT, dropout and a linear `classifier` to `config.num_labels` outputs (Hugging Face's names).
+
+    The shared body of sequence classification (the classifier reads the pooled `[CLS]`
+    vector, so it keeps the pooler) and token classification (it reads every token's vector).
+    The dropout is `config.classifier_dropout`, or `hidden_dropout_prob` when that is unset.
+    """
+
+    def __init__(self, config: BertConfig, add_pooling_layer: bool) -> None:
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.bert = BertModel(config, add_pooling_layer=add_pooling_layer)
+        dropout = config.classifier_dropout
+        self.dropout = nn.Dropout(config.hidden_dropout_prob if dropout is None else dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()

@@ -31,6 +31,7 @@ from bertlab.model import (
     BertModelOutput,
     BertPreTrainedModel,
     BertWithHead,
+    LogitsOutput,
     ModelOutput,
     check_positive,
 )
@@ -68,11 +69,8 @@ class BertForPreTrainingOutput(ModelOutput):
 
 
 @dataclass
-class MaskedLMOutput(ModelOutput):
-    loss: torch.Tensor | None = None
-    logits: torch.Tensor | None = None
-    hidden_states: tuple[torch.Tensor, ...] | None = None
-    attentions: tuple[torch.Tensor, ...] | None = None
+class MaskedLMOutput(LogitsOutput):
+    """Hugging Face's `MaskedLMOutput`: logits are [batch, seq, vocab_size]."""
 
 
 class BertPredictionHeadTransform(nn.Module):

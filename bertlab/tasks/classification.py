@@ -34,8 +34,8 @@ from bertlab.model import (
     BertConfig,
     BertModel,
     BertModelOutput,
-    BertWithHead,
-    ModelOutput,
+    BertWithClassifier,
+    LogitsOutput,
     check_positive,
 )
 
@@ -46,13 +46,8 @@ HEAD_PARAMETERS = ("bert.pooler", "classifier")
 
 # --------------------------------------------------------------------------- models
 @dataclass
-class SequenceClassifierOutput(ModelOutput):
+class SequenceClassifierOutput(LogitsOutput):
     """Hugging Face's `SequenceClassifierOutput`: loss (with labels), logits, extras."""
-
-    loss: torch.Tensor | None = None
-    logits: torch.Tensor | None = None
-    hidden_states: tuple[torch.Tensor, ...] | None = None
-    attentions: tuple[torch.Tensor, ...] | None = None
 
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -62,17 +57,11 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
     return F.cross_entropy(logits, labels)
 
 
-class BertForSequenceClassification(BertWithHead):
+class BertForSequenceClassification(BertWithClassifier):
     """BERT with a classifier on the pooled `[CLS]` vector (Hugging Face's layout and names)."""
 
     def __init__(self, config: BertConfig) -> None:
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.bert = BertModel(config, add_pooling_layer=True)
-        dropout = config.classifier_dropout
-        self.dropout = nn.Dropout(config.hidden_dropout_prob if dropout is None else dropout)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.post_init()
+        super().__init__(config, add_pooling_layer=True)
 
     def head_output(
         self, outputs: BertModelOutput, labels: torch.Tensor | None = None

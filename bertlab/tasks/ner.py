@@ -29,7 +29,12 @@ from bertlab.batching import sorted_batches
 from bertlab.data.conll import Sentence, label_list, load_ner_data
 from bertlab.metrics import as_percent
 from bertlab.metrics.entities import entity_scores, get_entities
-from bertlab.model import BertModel, BertModelOutput, BertWithHead, ModelOutput, check_positive
+from bertlab.model import (
+    BertModelOutput,
+    BertWithClassifier,
+    LogitsOutput,
+    check_positive,
+)
 
 HEAD_PARAMETERS = ("classifier",)
 """Name prefixes of the head's parameters (`finetune(head_lr_multiplier=...)` speeds them up)."""
@@ -39,26 +44,15 @@ IGNORE_INDEX = -100
 
 # --------------------------------------------------------------------------- the model
 @dataclass
-class TokenClassifierOutput(ModelOutput):
+class TokenClassifierOutput(LogitsOutput):
     """Hugging Face's `TokenClassifierOutput`: logits are [batch, seq, num_labels]."""
 
-    loss: torch.Tensor | None = None
-    logits: torch.Tensor | None = None
-    hidden_states: tuple[torch.Tensor, ...] | None = None
-    attentions: tuple[torch.Tensor, ...] | None = None
 
-
-class BertForTokenClassification(BertWithHead):
+class BertForTokenClassification(BertWithClassifier):
     """BERT + dropout + a linear `classifier` on every token (Hugging Face's names and loss)."""
 
     def __init__(self, config) -> None:
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.bert = BertModel(config, add_pooling_layer=False)
-        dropout = config.classifier_dropout
-        self.dropout = nn.Dropout(config.hidden_dropout_prob if dropout is None else dropout)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.post_init()
+        super().__init__(config, add_pooling_layer=False)
 
     def head_output(
         self, outputs: BertModelOutput, labels: torch.Tensor | None = None
