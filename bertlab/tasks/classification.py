@@ -38,6 +38,7 @@ from bertlab.model import (
     LogitsOutput,
     check_positive,
 )
+from bertlab.tasks import cli_defaults
 
 MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")
 HEAD_PARAMETERS = ("bert.pooler", "classifier")
@@ -373,16 +374,7 @@ Settings = ClassificationSettings
 PAD_VALUES: dict[str, int] = {}
 DATASETS = ("sst2", "ag_news")
 DATA_OPTIONS = ("dataset", "text_column", "label_column", "label_names")
-CLI_DEFAULTS = dict(
-    max_length=64,
-    batch_size=32,
-    lr=1e-4,
-    max_seconds=150.0,
-    epochs=1.0,
-    dropout=0.0,
-    freeze_word_embeddings=True,
-    head_lr_multiplier=10.0,
-)
+CLI_DEFAULTS = cli_defaults(max_length=64, batch_size=32, lr=1e-4, max_seconds=150.0, epochs=1.0)
 """Defaults measured to learn the most per CPU second with MiniLM (README, notebook 10)."""
 load_data = load_classification_data
 PREDICT_INPUT = "text"

@@ -35,6 +35,7 @@ from bertlab.model import (
     LogitsOutput,
     check_positive,
 )
+from bertlab.tasks import cli_defaults
 
 HEAD_PARAMETERS = ("classifier",)
 """Name prefixes of the head's parameters (`finetune(head_lr_multiplier=...)` speeds them up)."""
@@ -282,15 +283,8 @@ Settings = NerSettings
 PAD_VALUES = {"labels": IGNORE_INDEX}
 DATASETS = ("conll2003", "wnut17")
 DATA_OPTIONS = ("dataset", "format", "tokens_column", "tags_column", "label_names")
-CLI_DEFAULTS = dict(
-    max_length=128,
-    batch_size=32,
-    lr=2e-4,
-    max_seconds=150.0,
-    epochs=1.0,
-    dropout=0.0,
-    freeze_word_embeddings=True,
-    head_lr_multiplier=1.0,
+CLI_DEFAULTS = cli_defaults(
+    max_length=128, batch_size=32, lr=2e-4, max_seconds=150.0, epochs=1.0, head_lr_multiplier=1.0
 )
 """Defaults measured to learn the most per CPU second with MiniLM (README, notebook 11)."""
 load_data = load_ner_data

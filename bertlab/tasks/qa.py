@@ -30,6 +30,7 @@ from bertlab.batching import sorted_batches
 from bertlab.data.squad import SquadExample, gold_answers, load_qa_data
 from bertlab.metrics.squad import squad_scores
 from bertlab.model import BertModel, BertModelOutput, BertWithHead, ModelOutput, check_positive
+from bertlab.tasks import cli_defaults
 
 HEAD_PARAMETERS = ("qa_outputs",)
 """Name prefixes of the head's parameters (`finetune(head_lr_multiplier=...)` speeds them up)."""
@@ -444,15 +445,8 @@ DATA_OPTIONS = (
     "answer_start_column",
     "id_column",
 )
-CLI_DEFAULTS = dict(
-    max_length=MAX_LENGTH,
-    batch_size=16,
-    lr=2e-4,
-    max_seconds=300.0,
-    epochs=2.0,
-    dropout=0.0,
-    freeze_word_embeddings=True,
-    head_lr_multiplier=10.0,
+CLI_DEFAULTS = cli_defaults(
+    max_length=MAX_LENGTH, batch_size=16, lr=2e-4, max_seconds=300.0, epochs=2.0
 )
 """Defaults measured to learn the most per CPU second with MiniLM (README, notebook 12)."""
 load_data = load_qa_data
