@@ -373,6 +373,28 @@ def run_with_precision(precision: str, device: torch.device, function, *args, **
         return function(*args, **kwargs)
 
 
+def evaluate_with_flags(
+    args: argparse.Namespace,
+    device: torch.device,
+    task: ModuleType,
+    model,
+    tokenizer,
+    data,
+    settings,
+) -> dict:
+    """`task.evaluate` on `data` under `--precision`, with a progress bar unless `--quiet`."""
+    return run_with_precision(
+        args.precision,
+        device,
+        task.evaluate,
+        model,
+        tokenizer,
+        data,
+        settings,
+        progress=False if args.quiet else "evaluating",
+    )
+
+
 # ----------------------------------------------------------------------------- finetune
 
 
@@ -469,16 +491,7 @@ def run_finetune(task_name: str, args: argparse.Namespace) -> dict[str, Any]:
     log(args, f"saved {out}; evaluating on {len(dev):,} dev examples")
     model.to(device)
     try:
-        report = run_with_precision(
-            args.precision,
-            device,
-            task.evaluate,
-            model,
-            tokenizer,
-            dev,
-            settings,
-            progress=False if args.quiet else "evaluating",
-        )
+        report = evaluate_with_flags(args, device, task, model, tokenizer, dev, settings)
     except Exception as error:
         raise RuntimeError(
             f"the model is saved in {out}, but evaluating it failed: {error}"
@@ -511,16 +524,7 @@ def run_evaluate(task_name: str, args: argparse.Namespace) -> dict[str, Any]:
     data = load_split(
         task, "dev", args.data, args, label_names=task_label_names(model, task), limit=args.limit
     )
-    report = run_with_precision(
-        args.precision,
-        device,
-        task.evaluate,
-        model,
-        tokenizer,
-        data,
-        settings,
-        progress=False if args.quiet else "evaluating",
-    )
+    report = evaluate_with_flags(args, device, task, model, tokenizer, data, settings)
     headline, details = task.scores(report)
     info = {
         "task": task.NAME,
