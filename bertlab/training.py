@@ -606,6 +606,16 @@ class Checkpointer:
 # ----------------------------------------------------------------------------- logging
 
 
+def _where_training_is(state: TrainState, seconds: float) -> dict:
+    """The columns that start every full record: step, seconds so far, examples seen, epoch."""
+    return {
+        "step": state.step,
+        "seconds": round(seconds, 3),
+        "examples": state.examples,
+        "epoch": state.epoch,
+    }
+
+
 class Logger:
     """Fills the History (on the main process) and shows progress: a bar, lines or live curves."""
 
@@ -630,10 +640,7 @@ class Logger:
         if not (state.step % self.config.log_every == 0 or force or state.step == 1):
             return
         record = {
-            "step": state.step,
-            "seconds": round(seconds, 3),
-            "examples": state.examples,
-            "epoch": state.epoch,
+            **_where_training_is(state, seconds),
             "loss": self.running_loss / max(1, self.running_count),
             "lr": lr,
         }
@@ -668,12 +675,7 @@ class Logger:
             records and "examples" in records[-1] and records[-1]["step"] == state.step
         ):
             return
-        final = {
-            "step": state.step,
-            "seconds": round(seconds, 3),
-            "examples": state.examples,
-            "epoch": state.epoch,
-        }
+        final = _where_training_is(state, seconds)
         if self.running_count:
             final.update(
                 loss=self.running_loss / self.running_count, lr=optimizer.param_groups[0]["lr"]
