@@ -75,18 +75,23 @@ class TaskSteps:
         raise NotImplementedError
 
 
-# --------------------------------------------------------------------------- classification
-
-
-class TextClassification(TaskSteps):
-    """Notebook 10's classifier: the label, its probability and every label's probability."""
-
-    task = "text-classification"
+class WholeTextSteps(TaskSteps):
+    """Steps for a task that reads each text whole: classification's features (notebook 10),
+    the text cut at `settings.max_length` pieces."""
 
     def prepare(self, items):
         return classification.make_features(
             self.tokenizer, items, None, self.settings.max_length
         ), None
+
+
+# --------------------------------------------------------------------------- classification
+
+
+class TextClassification(WholeTextSteps):
+    """Notebook 10's classifier: the label, its probability and every label's probability."""
+
+    task = "text-classification"
 
     def finish(self, items, context, rows):
         names = [self.config.id2label[i] for i in range(self.config.num_labels)]
@@ -398,15 +403,10 @@ class SentenceEmbeddingSettings:
         check_positive(self, "max_length", "eval_batch_size")
 
 
-class SentenceEmbedding(TaskSteps):
+class SentenceEmbedding(WholeTextSteps):
     """A bare encoder's sentence vectors: the mean of its token vectors, padding excluded."""
 
     task = "sentence-embedding"
-
-    def prepare(self, items):
-        return classification.make_features(
-            self.tokenizer, items, None, self.settings.max_length
-        ), None
 
     def finish(self, items, context, rows):
         vectors = [row["sentence_embedding"] for row in rows]
