@@ -387,13 +387,35 @@ def minilm_two_layers(tmp_path_factory, tokenizer):
 def test_gradient_accumulation_equals_the_big_batch_on_real_weights(
     minilm_two_layers, tokenizer, sample
 ):
+    """The gradients within rounding; the weights after AdamW within 1% of what the steps can move.
+
+    AdamW divides each gradient by its own running size, so a rounding difference in a
+    gradient near zero moves its weight by a fraction of the learning rate (and AdamW
+    hardly sees a gradient scaled by a constant: only the gradients catch a missing 1/k)."""
     batches = labelled_batches(tokenizer, sample, size=8, count=24)
+    model = load_model(minilm_two_layers)
+
+    def gradients(pieces):
+        model.zero_grad(set_to_none=True)
+        for piece in pieces:
+            (model(**piece).loss / len(pieces)).backward()
+        return {name: p.grad.clone() for name, p in model.named_parameters()}
+
+    micro = parallel.split_batches(batches[:1], 4)
+    whole, accumulated = gradients(batches[:1]), gradients(micro)
+    largest = max(
+        float(gradient.abs().max()) for gradient in whole.values()
+    )  # key bias: 0 + rounding
+    for name, gradient in whole.items():
+        assert_close(accumulated[name], gradient, ulps=DEEP, scale=largest, msg=name)
+
     config = dict(learning_rate=1e-4, max_steps=3, epochs=None, progress=False, seed=0)
     big, small = load_model(minilm_two_layers), load_model(minilm_two_layers)
     train(big, batches, TrainingConfig(**config))
     train(small, parallel.split_batches(batches, 4), TrainingConfig(**config, accumulation_steps=4))
+    moves = 0.01 * config["learning_rate"] * config["max_steps"]
     for (name, a), b in zip(big.named_parameters(), small.parameters()):
-        assert_close(b, a, ulps=DEEP, msg=name)
+        torch.testing.assert_close(b, a, atol=moves, rtol=0, msg=name)
     before = load_model(minilm_two_layers)
     assert not torch.equal(big.classifier.weight, before.classifier.weight)
     with pytest.raises(ValueError, match="does not split"):
@@ -406,8 +428,9 @@ def test_two_torchrun_processes_follow_one_process(minilm_two_layers, tmp_path):
         minilm_two_layers, tmp_path, processes=2, steps=2, batch_size=8
     )
     before = load_model(minilm_two_layers).state_dict()
+    moves = 0.01 * parallel.LEARNING_RATE * 2  # AdamW: see the accumulation test
     for name, one in weights["one"].items():
-        assert_close(weights["torchrun"][name], one, ulps=DEEP, msg=name)
+        torch.testing.assert_close(weights["torchrun"][name], one, atol=moves, rtol=0, msg=name)
     assert not torch.equal(weights["one"]["classifier.weight"], before["classifier.weight"])
 
 

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import torch
 
+LEARNING_RATE = 1e-4  # the AdamW rate of both runs of run_data_parallel
+
 
 def split_batches(batches: Sequence[dict], k: int) -> list[dict]:
     """Each batch cut into `k` equal micro-batches (along the first dimension), in order."""
@@ -71,7 +73,12 @@ def train_and_save(model_dir: str, out: str, steps: int, batch_size: int, seed: 
     tokenizer = load_tokenizer(model_dir)
     batches = sst2_batches(tokenizer, steps * batch_size, batch_size)
     config = TrainingConfig(
-        learning_rate=1e-4, max_steps=steps, epochs=None, seed=seed, progress=False, device="cpu"
+        learning_rate=LEARNING_RATE,
+        max_steps=steps,
+        epochs=None,
+        seed=seed,
+        progress=False,
+        device="cpu",
     )
     train(model, batches, config)
     if int(os.environ.get("RANK", "0")) == 0:
