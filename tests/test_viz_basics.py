@@ -37,11 +37,12 @@ def neuron_graph() -> Value:
 
 
 # Random expression trees: every leaf a fresh Value, so the graph is a tree (no shared nodes).
+# No exp: a chain of them (exp(exp(exp(2)))) overflows a float before the layout is even drawn.
 TREES = st.recursive(
     st.floats(-2, 2, allow_nan=False).map(lambda v: ("leaf", v)),
     lambda children: (
         st.tuples(st.sampled_from(["+", "*", "-"]), children, children)
-        | st.tuples(st.sampled_from(["tanh", "exp", "relu"]), children)
+        | st.tuples(st.sampled_from(["tanh", "sigmoid", "relu"]), children)
     ),
     max_leaves=10,
 )
