@@ -5,9 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from bertlab.hub import data_root, minilm_dir
 from bertlab.model import BertConfig
+
+# Property tests draw the same examples on every run and every machine (CI must not pass or
+# fail by luck), and a slow CPU never turns into a failure (no per-example deadline).
+settings.register_profile("bertlab", derandomize=True, deadline=None)
+settings.load_profile("bertlab")
 
 
 @pytest.fixture(scope="session")
