@@ -18,7 +18,11 @@ configs=(
 status=0
 for config in "${configs[@]}"; do
   echo "=== $config"
-  env $config MPLBACKEND=Agg .venv/bin/pytest "${args[@]}" 2>&1 | tail -n 3
+  # Each config compiles into its own Inductor cache: kernels cached under one ATen capability
+  # make torch.compile fail under another (seen with ATEN_CPU_CAPABILITY=default).
+  cache=$(mktemp -d)
+  env $config TORCHINDUCTOR_CACHE_DIR="$cache" MPLBACKEND=Agg .venv/bin/pytest "${args[@]}" 2>&1 | tail -n 3
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  rm -rf "$cache"
 done
 exit $status
