@@ -32,11 +32,11 @@ from torch import nn
 from bertlab.batching import BucketedBatches
 from bertlab.hub import minilm_dir, resolve_file
 from bertlab.runtime import set_seed
-from bertlab.tasks import classification, ner, qa
+from bertlab.tasks import TaskModule, classification, ner, qa
 from bertlab.tokenization import BertTokenizer
 from bertlab.training import History, TrainingConfig, train
 
-TASKS: dict[str, ModuleType] = {"classification": classification, "ner": ner, "qa": qa}
+TASKS: dict[str, TaskModule] = {"classification": classification, "ner": ner, "qa": qa}
 OTHER_HEADS = ("cls.", "classifier.", "qa_outputs.", "bert.pooler.", "pooler.")
 """Weights a starting checkpoint may hold for another head: left behind, and reported."""
 

@@ -234,11 +234,7 @@ def label_names_of(model: nn.Module) -> list[str]:
 
 
 def evaluate(
-    model: nn.Module,
-    tokenizer,
-    dataset: ClassificationDataset,
-    settings: ClassificationSettings | None = None,
-    progress: bool | str = False,
+    model, tokenizer, dataset: ClassificationDataset, settings=None, progress=False
 ) -> dict:
     """Accuracy, macro-F1, per-class P/R/F1 and the confusion matrix on `dataset` (0-1 scale).
 
@@ -273,13 +269,7 @@ def check_labels_match(model: nn.Module, dataset: ClassificationDataset) -> None
         )
 
 
-def predict(
-    model: nn.Module,
-    tokenizer,
-    texts: Sequence[str],
-    settings: ClassificationSettings | None = None,
-    progress: bool | str = False,
-) -> list[dict]:
+def predict(model, tokenizer, texts: Sequence[str], settings=None, progress=False) -> list[dict]:
     """For each text: the predicted label name and the probability of every label."""
     settings = settings or ClassificationSettings()
     names = label_names_of(model)

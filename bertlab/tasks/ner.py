@@ -208,11 +208,7 @@ def predict_tags(
 
 
 def evaluate(
-    model: BertForTokenClassification,
-    tokenizer,
-    sentences: Sequence[Sentence],
-    settings: NerSettings | None = None,
-    progress: bool | str = False,
+    model, tokenizer, sentences: Sequence[Sentence], settings=None, progress=False
 ) -> dict:
     """Entity-level micro precision/recall/F1 (seqeval's default mode) and the same per type (0-1)."""
     unknown = sorted({t for s in sentences for t in s.tags} - set(model.config.label2id))
@@ -304,13 +300,7 @@ def training_features(
     return encode_sentences(tokenizer, sentences, label2id, settings.max_length)
 
 
-def predict(
-    model,
-    tokenizer,
-    texts: Sequence[str],
-    settings: NerSettings | None = None,
-    progress: bool | str = False,
-) -> list[dict]:
+def predict(model, tokenizer, texts: Sequence[str], settings=None, progress=False) -> list[dict]:
     """For each raw text: its entities with types and character offsets."""
     settings = settings or NerSettings()
     words = [split_words(text) for text in texts]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import time
 from dataclasses import dataclass, fields
+from functools import partial
 
 import numpy as np
 import torch
@@ -158,30 +159,6 @@ def answer_token_span(window: dict, answer_start: int, answer_text: str) -> tupl
     return start, end
 
 
-def prepare_train_features(
-    examples: list[SquadExample],
-    tokenizer,
-    max_length: int = MAX_LENGTH,
-    doc_stride: int = DOC_STRIDE,
-    max_query_length: int = MAX_QUERY_LENGTH,
-) -> list[dict]:
-    """One training feature per window: model inputs + `start_positions`/`end_positions`.
-
-    The first gold answer is the target, as in run_squad.py.
-    """
-    features = []
-    for example in examples:
-        windows = encode_windows(
-            example.question, example.context, tokenizer, max_length, doc_stride, max_query_length
-        )
-        for window in windows:
-            start, end = answer_token_span(window, example.answer_starts[0], example.answers[0])
-            feature = {key: window[key] for key in MODEL_INPUTS}
-            feature["start_positions"], feature["end_positions"] = start, end
-            features.append(feature)
-    return features
-
-
 def max_context_flags(windows: list[dict], doc_stride: int) -> list[list[bool]]:
     """For each window and position: is this window the token's "max context" one?
 
@@ -212,24 +189,45 @@ def max_context_flags(windows: list[dict], doc_stride: int) -> list[list[bool]]:
     return flags
 
 
-def prepare_eval_features(
+def prepare_features(
     examples: list[SquadExample],
     tokenizer,
     max_length: int = MAX_LENGTH,
     doc_stride: int = DOC_STRIDE,
     max_query_length: int = MAX_QUERY_LENGTH,
+    *,
+    for_training: bool = False,
 ) -> list[dict]:
-    """One feature per window with what decoding needs: example index, offsets, max-context flags."""
+    """One feature per window over each example's context (`encode_windows`).
+
+    For training (`prepare_train_features`): the model inputs and the first gold answer's
+    token span as `start_positions`/`end_positions`, as in run_squad.py. For decoding
+    (`prepare_eval_features`): the window with its example's index and its max-context flags.
+    """
     features = []
     for index, example in enumerate(examples):
         windows = encode_windows(
             example.question, example.context, tokenizer, max_length, doc_stride, max_query_length
         )
+        if for_training:
+            features += [_with_answer_span(window, example) for window in windows]
+            continue
         for window, flags in zip(windows, max_context_flags(windows, doc_stride)):
             window["example_index"] = index
             window["max_context"] = flags
             features.append(window)
     return features
+
+
+def _with_answer_span(window: dict, example: SquadExample) -> dict:
+    start, end = answer_token_span(window, example.answer_starts[0], example.answers[0])
+    feature = {key: window[key] for key in MODEL_INPUTS}
+    feature["start_positions"], feature["end_positions"] = start, end
+    return feature
+
+
+prepare_train_features = partial(prepare_features, for_training=True)
+prepare_eval_features = partial(prepare_features, for_training=False)
 
 
 # --------------------------------------------------------------------------- decoding
@@ -371,13 +369,7 @@ def predict_answers(
     return predictions
 
 
-def evaluate(
-    model,
-    tokenizer,
-    examples: list[SquadExample],
-    settings: QASettings | None = None,
-    progress: bool | str = False,
-) -> dict:
+def evaluate(model, tokenizer, examples: list[SquadExample], settings=None, progress=False) -> dict:
     """SQuAD v1.1 exact match and F1 (percent, as the official script) of the best answers."""
     start = time.perf_counter()
     nbest = predict_answers(model, tokenizer, examples, settings, progress)
@@ -470,13 +462,7 @@ def training_features(tokenizer, examples: list[SquadExample], settings: QASetti
     )
 
 
-def predict(
-    model,
-    tokenizer,
-    inputs: list[dict],
-    settings: QASettings | None = None,
-    progress: bool | str = False,
-) -> list[dict]:
+def predict(model, tokenizer, inputs: list[dict], settings=None, progress=False) -> list[dict]:
     """For each {"question", "context"}: the best answer, its probability and the runners-up."""
     examples = [
         SquadExample(str(i), "", item["context"], item["question"], (), ())
