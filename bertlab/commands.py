@@ -32,7 +32,7 @@ import torch
 
 from bertlab import __version__
 from bertlab.checkpoints import save_folder
-from bertlab.files import atomic_write_json
+from bertlab.files import atomic_write_json, parse_json
 from bertlab.finetune import (
     TASKS,
     finetune,
@@ -277,10 +277,7 @@ def settings_from(args: argparse.Namespace, task: ModuleType, folder=None):
     recorded = {}
     info = Path(folder) / "training_info.json" if folder is not None else None
     if info is not None and info.is_file():
-        try:
-            recorded = json.loads(info.read_text(encoding="utf-8")).get("settings") or {}
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{info}: not valid JSON ({error.msg}, line {error.lineno})") from None
+        recorded = parse_json(info.read_text(encoding="utf-8"), str(info)).get("settings") or {}
     given = {k: v for k, v in vars(args).items() if k in names and v is not None}
     values = {k: v for k, v in recorded.items() if k in names}
     return task.Settings(**{**values, **given})
@@ -408,19 +405,25 @@ def budget(args: argparse.Namespace, task: ModuleType) -> dict[str, Any]:
     return {"max_seconds": seconds, "max_steps": args.max_steps, "epochs": epochs}
 
 
+SAME_NAMED_FLAGS = (
+    "weight_decay",
+    "warmup_ratio",
+    "seed",
+    "eval_every",
+    "save_every",
+    "resume",
+    "precision",
+    "device",
+)
+"""Flags that are `TrainingConfig` fields of the same name (`--weight-decay` -> weight_decay)."""
+
+
 def training_config(args: argparse.Namespace, task: ModuleType, out: Path) -> TrainingConfig:
     """The TrainingConfig the flags describe: built in this one place."""
     return TrainingConfig(
         learning_rate=args.lr,
-        weight_decay=args.weight_decay,
-        warmup_ratio=args.warmup_ratio,
-        seed=args.seed,
-        eval_every=args.eval_every,
-        save_every=args.save_every,
-        resume=args.resume,
+        **{name: getattr(args, name) for name in SAME_NAMED_FLAGS},
         output_dir=out if (args.save_every or args.resume) else None,
-        precision=args.precision,
-        device=args.device,
         progress=not args.quiet,
         log_every=20,
         **budget(args, task),
@@ -595,10 +598,7 @@ def parse_lines(task: ModuleType, lines: list[str], source: str) -> list:
         where = f"{source}:{number}"
         value: Any = line
         if line.lstrip().startswith(("{", '"')) or task.NAME == "qa":
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{where}: not valid JSON ({error.msg})") from None
+            value = parse_json(line, where)
         inputs.append(check_input(task, value, where))
     if not inputs:
         raise ValueError(f"{source}: no input (every line is blank)")

@@ -22,6 +22,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "parse_json",
     "recover_folder",
     "replace_folder",
 ]
@@ -66,6 +67,15 @@ def atomic_write_json(path: str | os.PathLike, value: Any) -> Path:
     """``atomic_write`` of indented JSON (UTF-8, non-ASCII kept readable)."""
     text = json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n"
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def parse_json(text: str, where: str, error: type[Exception] = ValueError) -> Any:
+    """`json.loads`, whose error says where: `where: not valid JSON (line 2, column 5: ...)`."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as bad:
+        position = f"line {bad.lineno}, column {bad.colno}"
+        raise error(f"{where}: not valid JSON ({position}: {bad.msg})") from None
 
 
 def _previous(folder: Path) -> Path:

@@ -31,6 +31,7 @@ from torch import nn
 
 from bertlab.attention import ATTENTION_IMPLEMENTATIONS, BertSelfAttention, padding_mask_to_additive
 from bertlab.embeddings import BertEmbeddings
+from bertlab.files import parse_json
 
 # ----------------------------------------------------------------------------- configuration
 
@@ -179,10 +180,7 @@ class BertConfig:
     @classmethod
     def from_json_file(cls, path: str | os.PathLike, **overrides: Any) -> BertConfig:
         path = Path(path)
-        try:
-            values = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: not valid JSON ({error})") from error
+        values = parse_json(path.read_text(encoding="utf-8"), str(path))
         if not isinstance(values, dict):
             raise ValueError(f"{path}: expected a JSON object, got {type(values).__name__}")
         model_type = values.get("model_type", "bert")

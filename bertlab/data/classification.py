@@ -32,22 +32,11 @@ import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from bertlab.data.common import (
-    DataError,
-    Row,
-    Table,
-    canonical_json,
-    cell,
-    check_split,
-    csv_rows,
-    is_hf_spec,
-    load_hf_table,
-    read_table_file,
-    table_from_hf,
-    text_lines,
-)
+from bertlab.data.common import DataError, canonical_json, check_split, csv_rows, text_lines
+from bertlab.data.tables import Row, Table, cell, load_split, read_table_file, table_from_hf
 from bertlab.hub import hub_download, lookup_dataset
 
 SST2_LABELS = ("negative", "positive")
@@ -251,15 +240,13 @@ def from_table(
 
 
 def from_hf_dataset(
-    dataset,
-    *,
-    text_column: str | None = None,
-    label_column: str | None = None,
-    label_names: Sequence[str] | None = None,
-    source: str = "a datasets.Dataset",
+    dataset, *, source: str = "a datasets.Dataset", **options
 ) -> ClassificationDataset:
-    """A `datasets.Dataset` in memory as a classification dataset (ClassLabel names kept)."""
-    return from_table(table_from_hf(dataset, source), text_column, label_column, label_names)
+    """A `datasets.Dataset` in memory as a classification dataset (ClassLabel names kept).
+
+    `options` are `from_table`'s: `text_column`, `label_column`, `label_names`.
+    """
+    return from_table(table_from_hf(dataset, source), **options)
 
 
 def _looks_like_ag_news(path: Path) -> bool:
@@ -424,22 +411,25 @@ def load_classification_data(
       or its validation split for "dev"; ClassLabel features give the label names;
     - any other path: a file, read by `read_classification_file`.
     """
-    check_split(split)
-    if path is None:
-        if text_column is not None or label_column is not None:
-            raise ValueError(
-                "text_column and label_column name the columns of your own data: pass a path"
-            )
-        if dataset not in BENCHMARKS:
-            raise ValueError(f"unknown dataset {dataset!r}: choose from {sorted(BENCHMARKS)}")
-        data = BENCHMARKS[dataset](split)
-        if label_names is not None and list(label_names) != data.label_names:
-            raise DataError(
-                f"{data.source}: the labels are {data.label_names}, not {list(label_names)}"
-            )
-        return data
-    if is_hf_spec(path):
-        return from_table(load_hf_table(path, split), text_column, label_column, label_names)
-    return read_classification_file(
-        path, text_column=text_column, label_column=label_column, label_names=label_names
+    columns = {"text_column": text_column, "label_column": label_column}
+    return load_split(
+        split,
+        path,
+        columns,
+        benchmark=lambda: _benchmark(dataset, split, label_names),
+        from_table=partial(from_table, **columns, label_names=label_names),
+        read_file=partial(read_classification_file, **columns, label_names=label_names),
     )
+
+
+def _benchmark(
+    dataset: str, split: str, label_names: Sequence[str] | None
+) -> ClassificationDataset:
+    if dataset not in BENCHMARKS:
+        raise ValueError(f"unknown dataset {dataset!r}: choose from {sorted(BENCHMARKS)}")
+    data = BENCHMARKS[dataset](split)
+    if label_names is not None and list(label_names) != data.label_names:
+        raise DataError(
+            f"{data.source}: the labels are {data.label_names}, not {list(label_names)}"
+        )
+    return data

@@ -27,21 +27,12 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-from bertlab.data.common import (
-    DataError,
-    Row,
-    Table,
-    canonical_json,
-    cell,
-    check_split,
-    is_hf_spec,
-    load_hf_table,
-    read_table_file,
-    table_from_hf,
-    text_lines,
-)
+from bertlab.data.common import DataError, canonical_json, text_lines
+from bertlab.data.tables import Row, Table, cell, load_split, read_table_file, table_from_hf
+from bertlab.files import parse_json
 from bertlab.hub import hub_download, lookup_dataset
 
 FORMATS = ("auto", "conll2003", "wnut17")
@@ -209,12 +200,7 @@ def _sequence(row: Row, value, what: str) -> list:
     """A list of tokens or tags: a JSON list, or a table cell of space-separated items."""
     if isinstance(value, str):
         if value.lstrip().startswith("["):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as error:
-                raise DataError(
-                    f"{row.where}: the {what} are not a valid JSON list ({error.msg})"
-                ) from None
+            value = parse_json(value, f"{row.where} ({what})", DataError)
         else:
             value = value.split()
     if not isinstance(value, list):
@@ -274,16 +260,12 @@ def from_table(
     return NerDataset(sentences, table.source, label_names)
 
 
-def from_hf_dataset(
-    dataset,
-    *,
-    tokens_column: str | None = None,
-    tags_column: str | None = None,
-    label_names: Sequence[str] | None = None,
-    source: str = "a datasets.Dataset",
-) -> NerDataset:
-    """A `datasets.Dataset` in memory as tagged sentences (ClassLabel tag names kept)."""
-    return from_table(table_from_hf(dataset, source), tokens_column, tags_column, label_names)
+def from_hf_dataset(dataset, *, source: str = "a datasets.Dataset", **options) -> NerDataset:
+    """A `datasets.Dataset` in memory as tagged sentences (ClassLabel tag names kept).
+
+    `options` are `from_table`'s: `tokens_column`, `tags_column`, `label_names`.
+    """
+    return from_table(table_from_hf(dataset, source), **options)
 
 
 def _is_table_file(path: Path, tokens_column: str | None, tags_column: str | None) -> bool:
@@ -391,21 +373,18 @@ def load_ner_data(
 
     With `label_names` (pass the train split's when you load dev), every tag must be one of them.
     """
-    check_split(split)
-    if path is None:
-        if tokens_column is not None or tags_column is not None:
-            raise ValueError(
-                "tokens_column and tags_column name the columns of your own data: pass a path"
-            )
-        if dataset not in BENCHMARK_SPLITS:
-            raise ValueError(f"unknown dataset {dataset!r}: choose from {sorted(BENCHMARK_SPLITS)}")
-        return load_ner_dataset(dataset, BENCHMARK_SPLITS[dataset][split], label_names=label_names)
-    if is_hf_spec(path):
-        return from_table(load_hf_table(path, split), tokens_column, tags_column, label_names)
-    return read_ner_file(
+    columns = {"tokens_column": tokens_column, "tags_column": tags_column}
+    return load_split(
+        split,
         path,
-        format=format,
-        tokens_column=tokens_column,
-        tags_column=tags_column,
-        label_names=label_names,
+        columns,
+        benchmark=lambda: _benchmark(dataset, split, label_names),
+        from_table=partial(from_table, **columns, label_names=label_names),
+        read_file=partial(read_ner_file, format=format, **columns, label_names=label_names),
     )
+
+
+def _benchmark(dataset: str, split: str, label_names: Sequence[str] | None) -> NerDataset:
+    if dataset not in BENCHMARK_SPLITS:
+        raise ValueError(f"unknown dataset {dataset!r}: choose from {sorted(BENCHMARK_SPLITS)}")
+    return load_ner_dataset(dataset, BENCHMARK_SPLITS[dataset][split], label_names=label_names)

@@ -25,25 +25,15 @@ Face Hub dataset `rajpurkar/squad` (with internet), else the small sample
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-from bertlab.data.common import (
-    DataError,
-    Row,
-    Table,
-    canonical_json,
-    cell,
-    check_split,
-    is_hf_spec,
-    load_hf_table,
-    read_table_file,
-    read_text,
-    table_from_hf,
-)
+from bertlab.data.common import DataError, canonical_json, read_text
+from bertlab.data.tables import Row, Table, cell, load_split, read_table_file, table_from_hf
+from bertlab.files import parse_json
 from bertlab.hub import hub_download, lookup_dataset
 
 SPLITS = ("train", "dev")
@@ -161,12 +151,7 @@ def parse_squad(document: dict, source: str = "<squad>") -> QADataset:
 def read_squad(path: str | os.PathLike) -> QADataset:
     """Read and validate one SQuAD v1.1 JSON file."""
     path = Path(path)
-    try:
-        document = json.loads(read_text(path))
-    except json.JSONDecodeError as error:
-        raise SquadFormatError(
-            f"{path}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
-        ) from None
+    document = parse_json(read_text(path), str(path), SquadFormatError)
     return parse_squad(document, str(path))
 
 
@@ -308,37 +293,24 @@ def load_squad(split: str = "dev", path: str | os.PathLike | None = None) -> QAD
     return examples
 
 
-def load_qa_data(
-    split: str,
-    path: str | None = None,
-    *,
-    question_column: str | None = None,
-    context_column: str | None = None,
-    answer_column: str | None = None,
-    answer_start_column: str | None = None,
-    id_column: str | None = None,
-) -> QADataset:
+def load_qa_data(split: str, path: str | None = None, **columns: str | None) -> QADataset:
     """One split of QA data: SQuAD v1.1, a file, or a Hugging Face dataset.
 
     - `path=None`: SQuAD v1.1 through the lookup rule;
     - `path="hf:NAME[:CONFIG]"`: `datasets.load_dataset(NAME, CONFIG)`, train or validation;
     - any other path: `read_qa_file` (SQuAD `.json`, or `.jsonl`/`.csv`/`.tsv` with named columns).
+
+    `columns` name the columns of your own data, as `from_table` takes them: `question_column`,
+    `context_column`, `answer_column`, `answer_start_column`, `id_column`.
     """
-    check_split(split)
-    columns = {
-        "question_column": question_column,
-        "context_column": context_column,
-        "answer_column": answer_column,
-        "answer_start_column": answer_start_column,
-        "id_column": id_column,
-    }
-    if path is None:
-        if any(value is not None for value in columns.values()):
-            raise ValueError("the column names describe your own data: pass a path")
-        return load_squad(split)
-    if is_hf_spec(path):
-        return from_table(load_hf_table(path, split), **columns)
-    return read_qa_file(path, **columns)
+    return load_split(
+        split,
+        path,
+        columns,
+        benchmark=lambda: load_squad(split),
+        from_table=partial(from_table, **columns),
+        read_file=partial(read_qa_file, **columns),
+    )
 
 
 def gold_answers(examples: list[SquadExample]) -> dict[str, list[str]]:
