@@ -35,7 +35,27 @@ def _check_non_negative(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a non-negative number, got {value!r}")
 
 
-class SGD(torch.optim.Optimizer):
+class _Optimizer(torch.optim.Optimizer):
+    """torch's `step(closure)` protocol, written once; each optimizer's `update` is its rule for
+    one parameter that has a gradient (the rule notebook 04 writes out)."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self.update(p, p.grad, group)
+        return loss
+
+    def update(self, p: torch.Tensor, g: torch.Tensor, group: dict) -> None:
+        raise NotImplementedError
+
+
+class SGD(_Optimizer):
     """Stochastic gradient descent, optionally with (Nesterov) momentum.
 
     For each parameter `p` with gradient `g` (torch semantics):
@@ -58,52 +78,36 @@ class SGD(torch.optim.Optimizer):
         weight_decay: float = 0.0,
         nesterov: bool = False,
     ):
-        for name, value in [
-            ("lr", lr),
-            ("momentum", momentum),
-            ("dampening", dampening),
-            ("weight_decay", weight_decay),
-        ]:
+        numbers = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+        }
+        for name, value in numbers.items():
             _check_non_negative(name, value)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("nesterov momentum needs momentum > 0 and dampening = 0")
-        defaults = dict(
-            lr=lr,
-            momentum=momentum,
-            dampening=dampening,
-            weight_decay=weight_decay,
-            nesterov=nesterov,
-        )
-        super().__init__(params, defaults)
+        super().__init__(params, {**numbers, "nesterov": nesterov})
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            momentum = group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad
-                if group["weight_decay"] != 0:
-                    g = g.add(p, alpha=group["weight_decay"])
-                if momentum != 0:
-                    state = self.state[p]
-                    if "momentum_buffer" not in state:
-                        buf = g.clone()
-                        state["momentum_buffer"] = buf
-                    else:
-                        buf = state["momentum_buffer"]
-                        buf.mul_(momentum).add_(g, alpha=1 - group["dampening"])
-                    g = g.add(buf, alpha=momentum) if group["nesterov"] else buf
-                p.add_(g, alpha=-group["lr"])
-        return loss
+    def update(self, p: torch.Tensor, g: torch.Tensor, group: dict) -> None:
+        """SGD's rule for one parameter `p` with gradient `g`."""
+        momentum = group["momentum"]
+        if group["weight_decay"] != 0:
+            g = g.add(p, alpha=group["weight_decay"])
+        if momentum != 0:
+            state = self.state[p]
+            if "momentum_buffer" not in state:
+                buf = g.clone()
+                state["momentum_buffer"] = buf
+            else:
+                buf = state["momentum_buffer"]
+                buf.mul_(momentum).add_(g, alpha=1 - group["dampening"])
+            g = g.add(buf, alpha=momentum) if group["nesterov"] else buf
+        p.add_(g, alpha=-group["lr"])
 
 
-class Adam(torch.optim.Optimizer):
+class Adam(_Optimizer):
     """Adam (Kingma & Ba, 2015) with torch's L2-style `weight_decay`.
 
     For each parameter at step t = 1, 2, ...:
@@ -118,6 +122,7 @@ class Adam(torch.optim.Optimizer):
     """
 
     _decoupled = False
+    default_weight_decay = 0.0
 
     def __init__(
         self,
@@ -125,8 +130,11 @@ class Adam(torch.optim.Optimizer):
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float | None = None,
     ):
+        """`weight_decay=None` is the class's `default_weight_decay`: 0 for Adam, 0.01 for AdamW."""
+        if weight_decay is None:
+            weight_decay = self.default_weight_decay
         _check_non_negative("lr", lr)
         _check_non_negative("eps", eps)
         _check_non_negative("weight_decay", weight_decay)
@@ -136,39 +144,29 @@ class Adam(torch.optim.Optimizer):
             params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
         )
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            lr, wd = group["lr"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad
-                if wd != 0:
-                    if self._decoupled:
-                        p.mul_(1 - lr * wd)  # AdamW: shrink the weight directly
-                    else:
-                        g = g.add(p, alpha=wd)  # Adam: L2 penalty in the gradient
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(p)
-                    state["exp_avg_sq"] = torch.zeros_like(p)
-                state["step"] += 1
-                t = state["step"]
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m.lerp_(g, 1 - beta1)
-                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-                bias_correction1 = 1 - beta1**t
-                bias_correction2 = 1 - beta2**t
-                denom = (v.sqrt() / math.sqrt(bias_correction2)).add_(group["eps"])
-                p.addcdiv_(m, denom, value=-lr / bias_correction1)
-        return loss
+    def update(self, p: torch.Tensor, g: torch.Tensor, group: dict) -> None:
+        """Adam's (or AdamW's) rule for one parameter `p` with gradient `g`."""
+        beta1, beta2 = group["betas"]
+        lr, wd = group["lr"], group["weight_decay"]
+        if wd != 0:
+            if self._decoupled:
+                p.mul_(1 - lr * wd)  # AdamW: shrink the weight directly
+            else:
+                g = g.add(p, alpha=wd)  # Adam: L2 penalty in the gradient
+        state = self.state[p]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = torch.zeros_like(p)
+            state["exp_avg_sq"] = torch.zeros_like(p)
+        state["step"] += 1
+        t = state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m.lerp_(g, 1 - beta1)
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        bias_correction1 = 1 - beta1**t
+        bias_correction2 = 1 - beta2**t
+        denom = (v.sqrt() / math.sqrt(bias_correction2)).add_(group["eps"])
+        p.addcdiv_(m, denom, value=-lr / bias_correction1)
 
 
 class AdamW(Adam):
@@ -187,16 +185,7 @@ class AdamW(Adam):
     """
 
     _decoupled = True
-
-    def __init__(
-        self,
-        params,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.01,
-    ):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    default_weight_decay = 0.01
 
 
 def _is_layer_norm(module: nn.Module) -> bool:
