@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 
 import torch
 
@@ -67,6 +68,7 @@ def bucketed_batch_indices(
     return batches
 
 
+@dataclass(eq=False)
 class BucketedBatches:
     """A re-iterable of padded batches for the training loop: one shuffled epoch per iteration.
 
@@ -75,28 +77,21 @@ class BucketedBatches:
     (seed + epoch). `bucket_batches=0` turns bucketing off (plain shuffling).
     """
 
-    def __init__(
-        self,
-        features: Sequence[dict],
-        batch_size: int,
-        *,
-        pad_token_id: int = 0,
-        pad_values: dict | None = None,
-        seed: int = 0,
-        bucket_batches: int = 50,
-        length_key: str = "input_ids",
-    ):
-        _check_batch_size(batch_size)
-        if not features:
+    features: Sequence[dict] = field(repr=False)
+    batch_size: int
+    _: KW_ONLY
+    pad_token_id: int = 0
+    pad_values: dict | None = None
+    seed: int = 0
+    bucket_batches: int = 50
+    length_key: str = "input_ids"
+    epoch: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        _check_batch_size(self.batch_size)
+        if not self.features:
             raise ValueError("no training examples: the features list is empty")
-        self.features = features
-        self.batch_size = batch_size
-        self.pad_token_id = pad_token_id
-        self.pad_values = pad_values
-        self.seed = seed
-        self.bucket_batches = bucket_batches
-        self.lengths = [len(feature[length_key]) for feature in features]
-        self.epoch = 0
+        self.lengths = [len(feature[self.length_key]) for feature in self.features]
 
     def __len__(self) -> int:
         return -(-len(self.features) // self.batch_size)

@@ -24,20 +24,22 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 
+@dataclass(slots=True, eq=False)
 class Encoding:
     """One model input row under construction: parallel lists, one entry per token
     (like the Rust library's ``tokenizers.Encoding``)."""
 
-    __slots__ = ("ids", "offsets", "words", "type_ids", "sequence", "special", "attention")
+    ids: list[int]
+    offsets: list[tuple[int, int]]
+    words: list[int | None]
+    type_ids: list[int]
+    sequence: list[int | None]
+    special: list[int]
+    attention: list[int] | None = None
 
-    def __init__(self, ids, offsets, words, type_ids, sequence, special, attention=None):
-        self.ids = ids
-        self.offsets = offsets
-        self.words = words
-        self.type_ids = type_ids
-        self.sequence = sequence
-        self.special = special
-        self.attention = [1] * len(ids) if attention is None else attention
+    def __post_init__(self) -> None:
+        if self.attention is None:
+            self.attention = [1] * len(self.ids)
 
     @classmethod
     def special_token(cls, token_id: int, type_id: int) -> Encoding:
@@ -559,6 +561,11 @@ class BatchEncoding(dict):
             token_index += len(row)
         return row, token_index if 0 <= token_index < len(row) else None
 
+    def _text_token(self, batch_or_token_index, token_index, method) -> tuple[Encoding, int | None]:
+        """`_token`, with None also for special and padding tokens (they belong to no text)."""
+        row, token = self._token(batch_or_token_index, token_index, method)
+        return row, None if token is None or row.sequence[token] is None else token
+
     def token_to_sequence(
         self, batch_or_token_index: int, token_index: int | None = None
     ) -> int | None:
@@ -570,19 +577,15 @@ class BatchEncoding(dict):
         self, batch_or_token_index: int, token_index: int | None = None
     ) -> int | None:
         """The index of the word (in its own text) the token belongs to, or None."""
-        row, token = self._token(batch_or_token_index, token_index, "token_to_word")
-        if token is None or row.sequence[token] is None:
-            return None
-        return row.words[token]
+        row, token = self._text_token(batch_or_token_index, token_index, "token_to_word")
+        return None if token is None else row.words[token]
 
     def token_to_chars(
         self, batch_or_token_index: int, token_index: int | None = None
     ) -> CharSpan | None:
         """The characters of the original text the token covers, or None."""
-        row, token = self._token(batch_or_token_index, token_index, "token_to_chars")
-        if token is None or row.sequence[token] is None:
-            return None
-        return CharSpan(*row.offsets[token])
+        row, token = self._text_token(batch_or_token_index, token_index, "token_to_chars")
+        return None if token is None else CharSpan(*row.offsets[token])
 
     # word -> ...
 

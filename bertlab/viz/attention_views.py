@@ -363,6 +363,19 @@ def _filter_select(root_id: str, names: list[str | None]) -> str:
     return f'Attention: <select id="{root_id}-filter">{options}</select>'
 
 
+def _view_params(kind: str, attn_data, sentence_b_start, **view_options) -> tuple[str, dict]:
+    """A fresh element id and the parameters bertviz's script reads (the same for both views)."""
+    root_id = f"bertlab-{kind}-{uuid.uuid4().hex}"
+    params = {
+        "attention": attn_data,
+        "sentence_b_start": None if sentence_b_start is None else int(sentence_b_start),
+        "default_filter": "0",
+        "root_div_id": root_id,
+        **view_options,
+    }
+    return root_id, params
+
+
 def head_view(
     attention: Any = None,
     tokens: Sequence[str] | None = None,
@@ -391,16 +404,14 @@ def head_view(
     if prettify_tokens:
         tokens = _prettify(tokens)
     attn_data, filters = _attention_data(weights[include_layers], tokens, sentence_b_start)
-    root_id = f"bertlab-head-view-{uuid.uuid4().hex}"
-    params = {
-        "attention": attn_data,
-        "sentence_b_start": None if sentence_b_start is None else int(sentence_b_start),
-        "default_filter": "0",
-        "root_div_id": root_id,
-        "layer": layer,
-        "heads": heads,
-        "include_layers": include_layers,
-    }
+    root_id, params = _view_params(
+        "head-view",
+        attn_data,
+        sentence_b_start,
+        layer=layer,
+        heads=heads,
+        include_layers=include_layers,
+    )
     controls = f'Layer: <select id="{root_id}-layer"></select> {_filter_select(root_id, filters)}'
     view = _render("head_view", params, root_id, controls, "Attention head view")
     return _finish(view, html_action, path)
@@ -433,17 +444,15 @@ def model_view(
         tokens = _prettify(tokens)
     selected = weights[include_layers][:, include_heads]
     attn_data, filters = _attention_data(selected, tokens, sentence_b_start)
-    root_id = f"bertlab-model-view-{uuid.uuid4().hex}"
-    params = {
-        "attention": attn_data,
-        "sentence_b_start": None if sentence_b_start is None else int(sentence_b_start),
-        "default_filter": "0",
-        "display_mode": display_mode,
-        "root_div_id": root_id,
-        "include_layers": include_layers,
-        "include_heads": include_heads,
-        "total_heads": n_heads,
-    }
+    root_id, params = _view_params(
+        "model-view",
+        attn_data,
+        sentence_b_start,
+        display_mode=display_mode,
+        include_layers=include_layers,
+        include_heads=include_heads,
+        total_heads=n_heads,
+    )
     view = _render(
         "model_view", params, root_id, _filter_select(root_id, filters), "Attention model view"
     )
