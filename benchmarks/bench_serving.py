@@ -61,6 +61,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", default="1,4,16,64", help="comma-separated client counts")
     parser.add_argument("--threads", type=int, default=1, help="the model's threads in each server")
     parser.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="the torch backend's autocast, the same in both servers, the in-process pipeline "
+        "and `bertlab predict`",
+    )
     parser.add_argument("--max-wait-ms", default="5", help="the micro-batched server's wait")
     parser.add_argument("--repeats", type=int, default=30, help="forward-pass repeats per backend")
     args = parser.parse_args()
@@ -74,13 +81,13 @@ def sentences(count: int) -> list[str]:
     return [texts[i % len(texts)] for i in range(count)]
 
 
-def predicted_by_the_command(folder: str, texts: list[str]) -> dict[str, str]:
+def predicted_by_the_command(folder: str, texts: list[str], precision: str) -> dict[str, str]:
     """Label of every distinct text, from `bertlab predict classification --file`."""
     distinct = sorted(set(texts))
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as file:
         file.write("\n".join(distinct) + "\n")
     summary = run_command(["predict", "classification", "--model", folder, "--file", file.name,
-                           "--quiet", "--device", "cpu"])  # fmt: skip
+                           "--quiet", "--device", "cpu", "--precision", precision])  # fmt: skip
     Path(file.name).unlink()
     return {text: row["label"] for text, row in zip(distinct, summary["predictions"])}
 
@@ -117,6 +124,7 @@ def check_answers(result: LoadTestResult, texts, in_process, by_command, where: 
 def load_tests(args, texts, in_process, by_command) -> dict:
     payloads = [{"texts": [text]} for text in texts]
     common = ["--threads", str(args.threads), "--backend", args.backend]
+    common += ["--precision", args.precision]
     servers = {mode: ServerProcess(args.model, *common, *flags) for mode, flags in MODES.items()}
     results = {}
     try:
@@ -201,13 +209,13 @@ def main() -> None:
         raise SystemExit(f"--model {args.model}: no model folder there (`bertlab finetune "
                          "classification --out DIR` writes one)")  # fmt: skip
     print(machine_line())
-    print(f"model {args.model}, backend {args.backend}, {args.threads} model thread(s) per server, "
+    print(f"model {args.model}, backend {args.backend} ({args.precision}), "
+          f"{args.threads} model thread(s) per server, "
           f"{args.requests} requests per point, Python {sys.version.split()[0]}")  # fmt: skip
     texts = sentences(args.requests)
-    in_process = [
-        answer["label"] for answer in Pipeline.from_pretrained(args.model, device="cpu")(texts)
-    ]
-    by_command = predicted_by_the_command(args.model, texts)
+    pipe = Pipeline.from_pretrained(args.model, device="cpu", precision=args.precision)
+    in_process = [answer["label"] for answer in pipe(texts)]
+    by_command = predicted_by_the_command(args.model, texts, args.precision)
     results = load_tests(args, texts, in_process, by_command)
     print()
     print_load_table(results, args.clients)

@@ -92,6 +92,34 @@ def test_labels_equal_bertlab_predict(capsys, folders, reviews, tmp_path):
     assert [p["label"] for p in predicted] == [o["label"] for o in ours]
 
 
+def test_bf16_labels_equal_bertlab_predict_in_bf16(capsys, folders, reviews, tmp_path):
+    """`precision="bf16"` is `bertlab predict --precision bf16`'s autocast: the same labels, and
+    probabilities within bf16's rounding of float32's (a bf16 ulp at 1 is 2^-7: a few of them
+    through six layers)."""
+    from bertlab.cli import main
+
+    lines = tmp_path / "reviews.txt"
+    lines.write_text("\n".join(reviews) + "\n", encoding="utf-8")
+    assert main(["predict", "classification", "--model", str(folders["classification"]),
+                 "--file", str(lines), "--quiet", "--device", "cpu",
+                 "--precision", "bf16"]) == 0  # fmt: skip
+    predicted = json.loads(capsys.readouterr().out)["predictions"]
+    bf16 = pipeline(model=folders["classification"], precision="bf16")(reviews)
+    assert [p["label"] for p in predicted] == [o["label"] for o in bf16]
+    fp32 = pipeline(model=folders["classification"])(reviews)
+    gaps = [abs(a["score"] - b["probabilities"][a["label"]]) for a, b in zip(bf16, fp32)]
+    assert 0 < max(gaps) < 8 * 2**-7  # autocast did change the numbers, and only by rounding
+
+
+def test_precision_errors(folders, tmp_path):
+    with pytest.raises(ValueError, match="precision fp16 needs a CUDA GPU"):
+        pipeline(model=folders["classification"], precision="fp16", device="cpu")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        pipeline(model=folders["classification"], precision="int8")
+    with pytest.raises(ValueError, match="precision bf16 applies to the torch backend"):
+        pipeline(model=folders["classification"], backend="onnx", precision="bf16")
+
+
 def single_words_only(text: str) -> bool:
     """True when bertlab's words (`split_words`) are also BERT's words: no "U.S.", "well-known"."""
     return all(re.fullmatch(r"\w+|[^\w\s]", word) for word in text.split())

@@ -83,18 +83,34 @@ class TaskGraph(nn.Module):
 
 
 class TorchBackend:
-    """Runs a `TaskGraph` with PyTorch: no gradients, eval mode, on `device`."""
+    """Runs a `TaskGraph` with PyTorch: no gradients, eval mode, on `device`.
+
+    `precision` "bf16" (CPU or GPU) or "fp16" (GPU) runs under autocast, as `--precision` does
+    for `bertlab predict`; the outputs come back as float32 either way.
+    """
 
     name = "torch"
 
-    def __init__(self, graph: TaskGraph, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, graph: TaskGraph, device: torch.device | str = "cpu", precision: str = "fp32"
+    ) -> None:
+        from bertlab.training import PRECISIONS
+
         self.device = torch.device(device)
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if precision == "fp16" and self.device.type != "cuda":
+            raise ValueError("precision fp16 needs a CUDA GPU (use bf16 on the CPU)")
+        self.precision = precision
         self.graph = graph.eval().to(self.device)
         self.output_names = graph.output_names
 
     @torch.inference_mode()
     def __call__(self, batch: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-        outputs = self.graph(*(batch[name].to(self.device) for name in MODEL_INPUTS))
+        from bertlab.training import autocast
+
+        with autocast(self.precision, self.device):
+            outputs = self.graph(*(batch[name].to(self.device) for name in MODEL_INPUTS))
         return {
             name: tensor.float().cpu().numpy() for name, tensor in zip(self.output_names, outputs)
         }

@@ -105,13 +105,15 @@ class Pipeline:
         onnx_path: str | os.PathLike | None = None,
         device: str | None = None,
         threads: int | None = None,
+        precision: str = "fp32",
         **settings: Any,
     ) -> Pipeline:
         """The pipeline of a model folder: its task from `config.json`, its settings from
         `training_info.json` (as `bertlab predict` reads them), `settings` overriding both.
 
         `backend="onnx"` runs `onnx_path` (default: FOLDER/model.onnx) with ONNX Runtime on the
-        CPU and refuses a file exported from other weights than the folder's.
+        CPU and refuses a file exported from other weights than the folder's. `precision`
+        ("fp32", "bf16", "fp16" on a GPU) is the torch backend's autocast.
         """
         from bertlab.auto import architecture_of, load_model
         from bertlab.finetune import load_tokenizer
@@ -126,8 +128,11 @@ class Pipeline:
         if backend == "torch":
             from bertlab.runtime import resolve_device
 
-            engine = TorchBackend(TaskGraph(load_model(folder)), resolve_device(device))
+            graph = TaskGraph(load_model(folder))
+            engine = TorchBackend(graph, resolve_device(device), precision)
         elif backend == "onnx":
+            if precision != "fp32":
+                raise ValueError(f"precision {precision} applies to the torch backend, not onnx")
             path = Path(onnx_path) if onnx_path is not None else Path(folder) / ONNX_FILE
             engine = OnnxBackend(path, threads)
             check_export_matches(engine, folder, architecture)

@@ -509,6 +509,7 @@ def serve(
     onnx_path: str | None = None,
     device: str | None = None,
     threads: int | None = None,
+    precision: str = "fp32",
     settings: ServerSettings | None = None,
     watch_stdin: bool = False,
     log_level: str = "warning",
@@ -520,7 +521,12 @@ def serve(
     if threads is not None:
         torch.set_num_threads(threads)
     pipe = Pipeline.from_pretrained(
-        folder, backend=backend, onnx_path=onnx_path, device=device, threads=threads
+        folder,
+        backend=backend,
+        onnx_path=onnx_path,
+        device=device,
+        threads=threads,
+        precision=precision,
     )
     app = create_app(pipe, settings)
     sock = bind(host, port)
@@ -551,6 +557,7 @@ def serve(
         "model": str(folder),
         "task": pipe.task,
         "backend": backend,
+        "precision": precision,
         "url": url,
         "stopped": server.stopped_by,
         "seconds": round(time.perf_counter() - started, 1),
@@ -573,6 +580,7 @@ def _stop_at_end_of_input(server) -> None:
 def add_command(commands: argparse._SubParsersAction) -> None:
     """`bertlab serve --model DIR [--host 127.0.0.1] [--port 8000] [--backend torch|onnx] ...`."""
     from bertlab.flags import non_negative_number, positive_number, whole_number
+    from bertlab.training import PRECISIONS
 
     description = "serve a model folder over HTTP with micro-batching (notebook 14)"
     parser = commands.add_parser("serve", help=description, description=description)
@@ -599,6 +607,13 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         choices=("auto", "cpu", "cuda"),
         default="auto",
         help="where the torch backend runs: a CUDA GPU when present with auto (default: %(default)s)",
+    )
+    add(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="the torch backend's autocast: bf16 (CPU or GPU) or fp16 (GPU only), as for "
+        "`bertlab predict` (default: %(default)s)",
     )
     add("--threads", type=whole_number, help="CPU threads for the model (default: the library's)")
     defaults = ServerSettings()
@@ -634,6 +649,7 @@ def run_serve(args: argparse.Namespace) -> dict:
         onnx_path=args.onnx_path,
         device=None if args.device == "auto" else args.device,
         threads=args.threads,
+        precision=args.precision,
         settings=settings,
         watch_stdin=args.watch_stdin,
         log_level=args.log_level,
