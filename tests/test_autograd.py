@@ -308,11 +308,11 @@ def test_neuron_bad_input():
 
 def test_exercise_03_1_reference_sin_equals_torch():
     """The reference of exercise 03.1 (value_sin) differentiates like torch.sin."""
-    from bertlab.exercises.nb03 import _value_sin
+    from bertlab.exercises.nb03 import value_sin
 
     for a, b in [(0.7, -1.3), (2.5, 0.4), (-1.0, 3.0)]:
         x, y = Value(a), Value(b)
-        out = 3 * _value_sin(x * y) + _value_sin(x) * y + _value_sin(_value_sin(y))
+        out = 3 * value_sin(x * y) + value_sin(x) * y + value_sin(value_sin(y))
         out.backward()
         tx = torch.tensor(a, dtype=torch.float64, requires_grad=True)
         ty = torch.tensor(b, dtype=torch.float64, requires_grad=True)

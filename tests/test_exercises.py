@@ -1,7 +1,8 @@
 """The exercise framework (bertlab.exercises) and every notebook's exercises, quiz and solutions.
 
 Three parts:
-1. the framework on a test-local notebook "99" (a fake `bertlab.exercises.nb99` module):
+1. the framework on a test-local notebook "99" (a fake `bertlab.exercises.nb99` module that
+   builds its exercises in Python; tests/test_exercises_texts.py reads one from a texts file):
    right, wrong and missing answers, the learner's exceptions, tolerances, order, errors;
 2. every registered notebook module: each reference passes its checker and each listed mistake
    fails it (a checker that cannot fail is caught), feedback is one line, nothing leaks the
@@ -700,3 +701,9 @@ def solution_pieces_missing(stem: str, notebook: str) -> list[str]:
 def test_every_notebook_has_checked_exercises_a_quiz_and_a_solution_notebook(stem):
     missing = missing_pieces(stem)
     assert not missing, f"notebooks/{stem}.ipynb is missing: " + "; ".join(missing)
+
+
+def test_a_function_answer_that_returns_nothing_gets_one_line_not_a_traceback():
+    result = check("07b.2", lambda x, p: None)
+    assert not result
+    assert "return a tensor shaped like x, not NoneType" in str(result)

@@ -248,7 +248,7 @@ def test_bad_hyper_parameters():
 
 def test_exercise_04_3_reference_nesterov_equals_torch():
     """The reference of exercise 04.3 is torch.optim.SGD(nesterov=True), step for step."""
-    from bertlab.exercises.nb04 import _nesterov_step
+    from bertlab.exercises.nb04 import nesterov_step
 
     generator = torch.Generator().manual_seed(0)
     param = nn.Parameter(torch.randn(5, generator=generator, dtype=torch.float64))
@@ -258,21 +258,21 @@ def test_exercise_04_3_reference_nesterov_equals_torch():
         g = torch.randn(5, generator=generator, dtype=torch.float64)
         param.grad = g.clone()
         torch_opt.step()
-        p, buf = _nesterov_step(p, g, buf, 0.1, 0.9)
+        p, buf = nesterov_step(p, g, buf, 0.1, 0.9)
         assert_close(p, param.detach(), ulps=SHALLOW)
 
 
 def test_exercise_04_4_reference_is_googles_update():
     """Google's AdamWeightDecayOptimizer (exercise 04.4): first step (1-b1)/sqrt(1-b2) x lr, decay decoupled."""
-    from bertlab.exercises.nb04 import _bert_adam_step
+    from bertlab.exercises.nb04 import bert_adam_step
 
     p = torch.tensor([0.5, -2.0], dtype=torch.float64)
     g = torch.tensor([0.3, -0.1], dtype=torch.float64)
     zeros = torch.zeros_like(p)
-    new_p, m, v = _bert_adam_step(p, g, zeros, zeros, lr=1e-3, weight_decay=0.0, eps=0.0)
+    new_p, m, v = bert_adam_step(p, g, zeros, zeros, lr=1e-3, weight_decay=0.0, eps=0.0)
     step = 1e-3 * torch.sign(g) * 0.1 / 0.001**0.5
     assert_close(p - new_p, step, ulps=SHALLOW, scale=2.0)  # rounding at the size of p
     assert_close(m, 0.1 * g, ulps=SHALLOW)
     assert_close(v, 0.001 * g * g, ulps=SHALLOW)
-    with_decay, _, _ = _bert_adam_step(p, g, zeros, zeros, lr=1e-3, weight_decay=0.01, eps=0.0)
+    with_decay, _, _ = bert_adam_step(p, g, zeros, zeros, lr=1e-3, weight_decay=0.01, eps=0.0)
     assert_close(new_p - with_decay, 1e-3 * 0.01 * p, ulps=SHALLOW, scale=2.0)  # outside m and v

@@ -39,7 +39,7 @@ def test_14_1_reference_labels_the_words_the_pipeline_labels(tagger):
         ids = features[0]["input_ids"][1:-1]  # without [CLS] and [SEP]
         tokens = tagger.tokenizer.convert_ids_to_tokens(ids)
         labels = [tagger.config.id2label[int(i)] for i in rows[0]["logits"].argmax(-1)[1:-1]]
-        words = nb14._first_piece_labels(tokens, labels)
+        words = nb14.first_piece_labels(tokens, labels)
         assert [label for _, label in words] == [word.label for word in spans[0]]
         assert [w for w, _ in words] == [text[s.start : s.end].lower() for s in spans[0]]
 
@@ -76,7 +76,7 @@ def batches_formed(arrivals_ms, max_batch_size, max_wait_ms):
 )
 def test_14_3_reference_plans_the_batches_the_batcher_forms(arrivals, max_batch_size, max_wait_ms):
     """Arrivals far apart compared with this machine's timing jitter, so the test is not flaky."""
-    expected = nb14._plan_batches(arrivals, max_batch_size, max_wait_ms)
+    expected = nb14.plan_batches(arrivals, max_batch_size, max_wait_ms)
     assert batches_formed(arrivals, max_batch_size, max_wait_ms) == expected
 
 
@@ -85,14 +85,14 @@ def test_14_4_reference_follows_prometheus_histogram_quantile():
     lowest bucket starting at 0, and the highest finite bound when the rank falls in +Inf."""
     bounds = [0.01, 0.025, 0.05, 0.1, math.inf]
     cumulative = [10, 40, 90, 100, 100]
-    assert nb14._histogram_quantile(0.5, bounds, cumulative) == pytest.approx(
+    assert nb14.histogram_quantile(0.5, bounds, cumulative) == pytest.approx(
         0.025 + 0.025 * 10 / 50
     )
-    assert nb14._histogram_quantile(0.05, bounds, cumulative) == pytest.approx(0.01 * 5 / 10)
-    assert nb14._histogram_quantile(0.99, [0.1, math.inf], [90, 100]) == 0.1
+    assert nb14.histogram_quantile(0.05, bounds, cumulative) == pytest.approx(0.01 * 5 / 10)
+    assert nb14.histogram_quantile(0.99, [0.1, math.inf], [90, 100]) == 0.1
     # Uniform observations: the interpolated percentile is the exact one.
     values = [i / 1000 for i in range(1, 1001)]  # 0.001 ... 1.0
     edges = [0.1 * k for k in range(1, 11)] + [math.inf]
     counts = [sum(v <= edge + 1e-12 for v in values) for edge in edges]
     for q in (0.25, 0.5, 0.9, 0.99):
-        assert nb14._histogram_quantile(q, edges, counts) == pytest.approx(q, abs=1e-9)
+        assert nb14.histogram_quantile(q, edges, counts) == pytest.approx(q, abs=1e-9)

@@ -1,8 +1,9 @@
-"""Quiz questions as a notebook module defines them, and the rules a quiz must keep.
+"""Quiz questions, and the rules a quiz must keep.
 
-`bertlab/exercises/nbNN.py` lists `QUIZ = [ChoiceQuestion(...), NumberQuestion(...)]`;
-`core.load_notebook` checks the list with `validate_quiz` when the module is first used,
-and `quizzes.py` shows and grades it.
+A quiz is pure data: the `[[question]]` tables of a notebook's texts file,
+`bertlab/exercises/texts/nbNN.toml`, which definitions.py turns into `ChoiceQuestion` and
+`NumberQuestion` objects; `core.load_notebook` checks them with `validate_quiz` when the
+notebook is first used, and `quizzes.py` shows and grades them.
 """
 
 from __future__ import annotations

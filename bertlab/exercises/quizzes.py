@@ -1,7 +1,7 @@
 """End-of-notebook quizzes: 3-5 questions with immediate feedback and an explanation per option.
 
-A notebook module lists its questions as `QUIZ = [ChoiceQuestion(...), NumberQuestion(...)]`.
-`quiz("04")` shows them. In Jupyter each question is two outputs: the question and its
+A notebook's questions are the `[[question]]` tables of its texts file (texts/nbNN.toml, read
+by definitions.py). `quiz("04")` shows them. In Jupyter each question is two outputs: the question and its
 lettered options as plain HTML (so any static viewer, GitHub or `nbconvert --to html` without
 a widget renderer, shows a readable quiz that gives nothing away), then a row of letter buttons
 (an ipywidget) above the feedback. The feedback of a multiple-choice question is switched in
