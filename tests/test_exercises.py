@@ -707,3 +707,18 @@ def test_a_function_answer_that_returns_nothing_gets_one_line_not_a_traceback():
     result = check("07b.2", lambda x, p: None)
     assert not result
     assert "return a tensor shaped like x, not NoneType" in str(result)
+
+
+def test_every_solution_notebook_closes_with_its_chapters_references_and_links():
+    """tools/solution_references.py copies each chapter's References into its solution notebook;
+    --check fails (exit 1) when one was edited in the chapter and not copied."""
+    import subprocess
+    import sys
+
+    tool = ROOT / "tools" / "solution_references.py"
+    checked = subprocess.run([sys.executable, str(tool), "--check"], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    for solution in sorted((ROOT / "solutions").glob("*_solutions.ipynb")):
+        last = "".join(json.loads(solution.read_text(encoding="utf-8"))["cells"][-1]["source"])
+        assert last.startswith("## References") and "https://" in last, solution.name
+        assert "back to the chapter" in last, solution.name
